@@ -1,0 +1,51 @@
+#ifndef WTP_COMMON_H
+#define WTP_COMMON_H
+
+/*
+ * common: included first by every .c file.
+ *
+ * Feature macros, the few types everything uses, and the x*alloc family,
+ * which abort on out-of-memory as git's do: a command-line tool cannot
+ * recover from it, and checking every allocation hides the real logic.
+ */
+
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNUSED __attribute__((unused))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+/* xstrdup(), but NULL stays NULL. */
+char *xstrdup_or_null(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/*
+ * Grow 'p', an array of 'nr' used elements and 'alloc' allocated ones, so
+ * it holds at least 'want'. Doubles, so appends cost amortized O(1).
+ */
+#define ALLOC_GROW(p, want, alloc)                                             \
+	do {                                                                   \
+		if ((want) > (alloc)) {                                        \
+			size_t grow_ = (alloc) * 2 + 8;                        \
+			if (grow_ < (want))                                    \
+				grow_ = (want);                                \
+			(p) = xrealloc((p), grow_ * sizeof(*(p)));             \
+			(alloc) = grow_;                                       \
+		}                                                              \
+	} while (0)
+
+#endif

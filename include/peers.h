@@ -1,0 +1,46 @@
+#ifndef WTP_PEERS_H
+#define WTP_PEERS_H
+
+/*
+ * peers: the other registries on this host, so that two repositories
+ * never hand out the same port.
+ *
+ * A per-user list of registry paths, one absolute path per line, lives in
+ * $XDG_STATE_HOME/git-worktree-ports/registries (default
+ * ~/.local/state/git-worktree-ports/registries). Handing out a new port is
+ * serialized across all repositories by a host lock beside that list
+ * ('registries.lock'), taken after the registry's own lock and never the
+ * other way round, so the two cannot deadlock.
+ */
+
+struct error;
+struct lockfile;
+struct portset;
+
+/*
+ * The directory holding the list and the host lock, without a final
+ * slash. Returns 0, or ERR_FAIL when neither $XDG_STATE_HOME nor $HOME is
+ * set. The caller frees '*out'.
+ */
+int peers_dir(char **out, struct error *err);
+
+/* Take the host lock (creating the directory), waiting up to 'timeout_ms'. */
+int peers_lock(struct lockfile *lk, int timeout_ms, struct error *err);
+
+/*
+ * With the host lock held: add to 'taken' every port allocated in every
+ * registry of the list other than 'self' (an absolute path); register
+ * 'self' in the list if it is missing, and drop entries whose file no
+ * longer exists. A registry that cannot be read or parsed is skipped (its
+ * own commands report it). 'self' NULL only reads.
+ */
+int peers_collect(struct portset *taken, const char *self, struct error *err);
+
+/*
+ * Which other registry allocates 'port': its path (the caller frees it)
+ * in '*out', or NULL. Used to name the holder when --port is refused.
+ */
+int peers_holder(char **out, uint16_t port, const char *self,
+		 struct error *err);
+
+#endif

@@ -1,0 +1,141 @@
+#ifndef WTP_REGISTRY_H
+#define WTP_REGISTRY_H
+
+/*
+ * registry: design/worktrees/ports.json, the one file that says which port
+ * belongs to which worktree and service.
+ *
+ * Loading validates the whole file and reports the first problem with the
+ * file name and either the line and column (malformed JSON) or the field
+ * ("allocations[3].port"), plus a hint; a registry that did not load is
+ * never written. Saving writes the whole file atomically (lockfile.h): the
+ * caller must hold the registry lock, taken with registry_lock(), across
+ * the load, the change and the save, so that no update is lost.
+ *
+ * Keys the tool does not know, at the top level, in "metadata", in a range
+ * or in an allocation, survive a load and save unchanged.
+ *
+ * Ownership: a registry comes from registry_load(), registry_parse() or
+ * registry_new_default() and goes to registry_free() (which accepts NULL).
+ * Every string in it belongs to the registry. Pointers to allocations are
+ * invalidated by registry_add() and registry_remove().
+ */
+
+#include "lockfile.h"
+
+struct error;
+struct sbuf;
+
+struct range {
+	char *name;
+	uint16_t start; /* inclusive, 1024..65535 */
+	uint16_t end;   /* inclusive, start..65535 */
+	char *description; /* NULL if none */
+};
+
+/* process_id when the registry holds null or nothing */
+#define ALLOCATION_NO_PID (-1L)
+
+struct allocation {
+	uint16_t port;
+	char *worktree;     /* the worktree's git name, or WT_MAIN_NAME */
+	char *path;         /* its top directory; NULL in seed registries */
+	char *service;
+	char *range;        /* range it came from; NULL: resolve by service */
+	char *allocated_at; /* "YYYY-MM-DDTHH:MM:SSZ", NULL if absent */
+	char *allocated_by; /* "user@host", NULL if absent */
+	char *description;  /* NULL if none */
+	long process_id;    /* ALLOCATION_NO_PID if null */
+	char *health_status; /* "unknown" when absent */
+	void *extra;        /* private to registry.c: the keys it does not know */
+};
+
+struct registry {
+	char *path; /* the file it was loaded from or will be saved to */
+	struct range *ranges;
+	size_t nr_ranges;
+	struct range *reserved; /* 'name' is NULL for reservations */
+	size_t nr_reserved;
+	struct allocation *allocs;
+	size_t nr_allocs;
+	size_t alloc_allocs;
+	void *priv; /* private to registry.c */
+};
+
+/* Accept a port allocated twice (for 'check', which reports it). */
+#define REGISTRY_ALLOW_DUPLICATES (1 << 0)
+
+/*
+ * Read and validate the registry at 'path'. ERR_NOTFOUND if it does not
+ * exist (with a hint to run init), ERR_CORRUPT if it is malformed,
+ * ERR_FAIL if it cannot be read.
+ */
+int registry_load(struct registry **out, const char *path, unsigned flags,
+		  struct error *err);
+
+/* registry_load() on text in memory; 'path' is used for messages and save. */
+int registry_parse(struct registry **out, const char *text, size_t len,
+		   const char *path, unsigned flags, struct error *err);
+
+/*
+ * A new registry with the built-in ranges, the same as the installed
+ * ports.json.example, to be saved at 'path'.
+ */
+void registry_new_default(struct registry **out, const char *path);
+
+/* The whole file as it would be saved, with a final newline. */
+void registry_serialize(const struct registry *reg, struct sbuf *out);
+
+/*
+ * Write the registry back to reg->path atomically, with metadata
+ * "last_updated" set to now and "total_allocations" to the count. The
+ * caller holds the lock (LOCKFILE_HELD).
+ */
+int registry_save(struct registry *reg, struct error *err);
+
+void registry_free(struct registry *reg);
+
+/*
+ * Take the lock that serializes every writer of the registry at 'path'
+ * ('path' + ".lock"), waiting up to 'timeout_ms'.
+ */
+int registry_lock(struct lockfile *lk, const char *path, int timeout_ms,
+		  struct error *err);
+
+/* Borrowed pointer to the range named 'name', or NULL. */
+const struct range *registry_find_range(const struct registry *reg,
+					const char *name);
+
+/*
+ * The range an allocation of 'service' draws from: 'range_name' if not
+ * NULL, else the range named like the service, else "default". NULL if
+ * none of them exists.
+ */
+const struct range *registry_range_for(const struct registry *reg,
+				       const char *service,
+				       const char *range_name);
+
+/* Index of the allocation of 'worktree' and 'service', or -1. */
+long registry_find(const struct registry *reg, const char *worktree,
+		   const char *service);
+
+/* Index of the first allocation of 'port', or -1. */
+long registry_find_port(const struct registry *reg, uint16_t port);
+
+/* The reservation holding 'port', or NULL. */
+const struct range *registry_reserved_at(const struct registry *reg,
+					 uint16_t port);
+
+/*
+ * Append a copy of 'a' (strings duplicated, 'extra' ignored) and return
+ * its index.
+ */
+size_t registry_add(struct registry *reg, const struct allocation *a);
+
+/* Remove the allocation at 'index', keeping the order of the others. */
+void registry_remove(struct registry *reg, size_t index);
+
+/* Replace a string field of an allocation with a copy of 'value'. */
+void registry_set_string(char **field, const char *value);
+
+#endif

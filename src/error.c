@@ -1,0 +1,75 @@
+#include "common.h"
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+static void copy(char *dst, size_t size, const char *src)
+{
+	if (!src) {
+		dst[0] = '\0';
+		return;
+	}
+	snprintf(dst, size, "%s", src);
+}
+
+int error_set(struct error *err, int code, const char *file, int line,
+	      const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->code)
+		return code;
+	err->code = code;
+	err->line = line;
+	err->column = 0;
+	copy(err->file, sizeof(err->file), file);
+	copy(err->field, sizeof(err->field), field);
+	err->hint[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int error_errno(struct error *err, const char *file, const char *fmt, ...)
+{
+	int saved = errno;
+	size_t len;
+	va_list ap;
+
+	if (!err || err->code)
+		return ERR_FAIL;
+	error_set(err, ERR_FAIL, file, 0, NULL, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	len = strlen(err->msg);
+	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s",
+		 strerror(saved));
+	errno = saved;
+	return ERR_FAIL;
+}
+
+void error_hint(struct error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->hint[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->hint, sizeof(err->hint), fmt, ap);
+	va_end(ap);
+}
+
+void error_set_column(struct error *err, int column)
+{
+	if (err)
+		err->column = column;
+}
+
+void error_clear(struct error *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+}

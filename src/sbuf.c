@@ -1,0 +1,145 @@
+#include "common.h"
+#include "sbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+char sbuf_empty[1];
+
+void sbuf_init(struct sbuf *sb)
+{
+	sb->buf = sbuf_empty;
+	sb->len = 0;
+	sb->alloc = 0;
+}
+
+void sbuf_release(struct sbuf *sb)
+{
+	if (sb->alloc)
+		free(sb->buf);
+	sbuf_init(sb);
+}
+
+char *sbuf_detach(struct sbuf *sb)
+{
+	char *p;
+
+	if (!sb->alloc)
+		sbuf_grow(sb, 0);
+	p = sb->buf;
+	sbuf_init(sb);
+	return p;
+}
+
+void sbuf_reset(struct sbuf *sb)
+{
+	sbuf_setlen(sb, 0);
+}
+
+void sbuf_grow(struct sbuf *sb, size_t extra)
+{
+	size_t want = sb->len + extra + 1;
+	bool fresh = !sb->alloc;
+
+	if (want < sb->len) {
+		fprintf(stderr, "fatal: string too long\n");
+		abort();
+	}
+	if (fresh)
+		sb->buf = NULL;
+	ALLOC_GROW(sb->buf, want, sb->alloc);
+	if (fresh)
+		sb->buf[0] = '\0';
+}
+
+void sbuf_setlen(struct sbuf *sb, size_t len)
+{
+	if (!sb->alloc)
+		return;
+	sb->len = len;
+	sb->buf[len] = '\0';
+}
+
+void sbuf_add(struct sbuf *sb, const void *data, size_t len)
+{
+	sbuf_grow(sb, len);
+	memcpy(sb->buf + sb->len, data, len);
+	sbuf_setlen(sb, sb->len + len);
+}
+
+void sbuf_addstr(struct sbuf *sb, const char *s)
+{
+	sbuf_add(sb, s, strlen(s));
+}
+
+void sbuf_addch(struct sbuf *sb, int c)
+{
+	char ch = (char)c;
+
+	sbuf_add(sb, &ch, 1);
+}
+
+void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+
+	sbuf_grow(sb, 64);
+	va_copy(cp, ap);
+	n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sb->alloc - sb->len) {
+		sbuf_grow(sb, (size_t)n);
+		n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, ap);
+	}
+	sbuf_setlen(sb, sb->len + (size_t)n);
+}
+
+void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+}
+
+int sbuf_read_file(struct sbuf *sb, const char *path)
+{
+	size_t old = sb->len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		sbuf_grow(sb, 8192);
+		n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
+		if (n < 0) {
+			int saved = errno;
+
+			if (saved == EINTR)
+				continue;
+			close(fd);
+			sbuf_setlen(sb, old);
+			errno = saved;
+			return -1;
+		}
+		if (!n)
+			break;
+		sbuf_setlen(sb, sb->len + (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+void sbuf_rtrim(struct sbuf *sb)
+{
+	while (sb->len && strchr(" \t\r\n", sb->buf[sb->len - 1]))
+		sb->len--;
+	sbuf_setlen(sb, sb->len);
+}
