@@ -1,0 +1,113 @@
+# git-worktree-ports
+#
+#   make                 build ./build/git-worktree-ports
+#   make check           unit and integration tests; ends "N passed, N failed"
+#   make check SANITIZE=1  the same under ASan + UBSan (objects in build/san)
+#   make install         PREFIX (/usr/local) and DESTDIR are honoured
+#   make deps            install the Debian packages the build and tests need
+#   make bench           timings as ratios to 'git worktree list --porcelain'
+
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/git-worktree-ports
+MANDIR = $(PREFIX)/share/man/man1
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS = libgit2 jansson inih
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT = -O1
+else
+BUILD ?= build
+SAN_FLAGS =
+OPT = -O2
+endif
+
+WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2
+CFLAGS ?= $(OPT) -g
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_FLAGS) -iquote include -MMD -MP \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS)) \
+	-DWTP_DATADIR='"$(DATADIR)"' -DWTP_VERSION='"$(VERSION)"'
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+TEST_LIBS = $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+VERSION = 0.1.0
+
+PROG = $(BUILD)/git-worktree-ports
+LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+LIBA = $(BUILD)/libwtp.a
+UNIT_SRC = $(wildcard tests/unit/test-*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEGRATION = $(wildcard tests/t/t[0-9]*.sh)
+
+all: $(PROG)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(PROG): $(BUILD)/obj/main.o $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+unit: $(UNIT_BIN)
+
+check: $(PROG) $(UNIT_BIN)
+	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) $(INTEGRATION)
+
+check-unit: $(UNIT_BIN)
+	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN)
+
+check-integration: $(PROG)
+	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(INTEGRATION)
+
+bench: $(PROG)
+	@BUILD_DIR='$(abspath $(BUILD))' sh tests/bench.sh
+
+install: $(PROG)
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(DATADIR)' '$(DESTDIR)$(MANDIR)'
+	install -m 755 $(PROG) '$(DESTDIR)$(BINDIR)/git-worktree-ports'
+	install -m 644 design/worktrees/ports.json.example '$(DESTDIR)$(DATADIR)/ports.json.example'
+	install -m 644 docs/git-worktree-ports.1 '$(DESTDIR)$(MANDIR)/git-worktree-ports.1'
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/git-worktree-ports'
+	rm -f '$(DESTDIR)$(DATADIR)/ports.json.example'
+	rm -f '$(DESTDIR)$(MANDIR)/git-worktree-ports.1'
+	-rmdir '$(DESTDIR)$(DATADIR)' 2>/dev/null
+
+# Build and test dependencies, from Debian's archive.
+DEB_PACKAGES = build-essential pkg-config git libgit2-dev libjansson-dev \
+	libinih-dev libcmocka-dev hyperfine time python3 iproute2
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	$(SUDO) apt-get update
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+style:
+	git clang-format --diff
+
+clean:
+	rm -rf build
+
+.PHONY: all unit check check-unit check-integration bench install uninstall deps style clean
+.SECONDARY:
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d $(UNIT_BIN:=.d)
