@@ -38,7 +38,8 @@ uint16_t alloc_preferred_port(const struct range *r, const char *worktree,
 /*
  * Probe onward from the preferred port, wrapping once; 0 and the port in
  * '*out', or ERR_FULL if none is free. 'worktree' NULL means the main
- * worktree.
+ * worktree. 'taken' NULL means nothing is taken. 'taken' is asked about
+ * each candidate at most once, bad ports never.
  */
 int alloc_pick_port(uint16_t *out, const struct range *r, const char *worktree,
 		    const char *service, alloc_taken_fn taken, void *payload);
@@ -52,15 +53,20 @@ bool alloc_is_bad_port(uint16_t port);
 /* How many ports of 'r' could ever be handed out (bad ports excluded). */
 unsigned alloc_usable_ports(const struct range *r);
 
+/* Longest service or range name alloc_valid_name() accepts. */
+#define ALLOC_NAME_MAX 64
+
 /*
- * Is 'name' acceptable as a service or range name: 1 to 64 characters of
- * [A-Za-z0-9._-], starting with a letter or digit?
+ * Is 'name' acceptable as a service or range name: 1 to ALLOC_NAME_MAX
+ * characters of ASCII [A-Za-z0-9._-], starting with a letter or digit?
  */
 bool alloc_valid_name(const char *name);
 
 /*
  * Parse a port number given on the command line or in a file: decimal
- * digits only, ALLOC_MIN_PORT..65535. Returns 0 or -1.
+ * digits only (no sign, no space; leading zeros are still decimal),
+ * ALLOC_MIN_PORT..65535. Returns 0 and the port in '*out', or -1 and
+ * '*out' untouched. Bad ports are accepted: the caller decides.
  */
 int alloc_parse_port(uint16_t *out, const char *s);
 
