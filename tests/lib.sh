@@ -197,6 +197,38 @@ stop_pid() {
 	return 0
 }
 
+# A single quote, for messages inside single-quoted test bodies.
+SQ="'"
+
+test_must_be_empty() {
+	if ! test -f "$1"; then
+		echo "'$1' is missing" >&2
+		return 1
+	elif test -s "$1"; then
+		echo "'$1' is not empty:" >&2
+		cat "$1" >&2
+		return 1
+	fi
+}
+
+# test_line_count OP N FILE: the number of lines of FILE compares to N
+# with test's OP (=, -gt, ...).
+test_line_count() {
+	local n
+	n=$(wc -l <"$3")
+	if ! test "$n" "$1" "$2"; then
+		echo "test_line_count: $3 has $n lines, want $1 $2:" >&2
+		cat "$3" >&2
+		return 1
+	fi
+}
+
+# json_get FILE PATH: one value of a JSON file ('-': stdin); see
+# helpers/json-get.py for PATH ("allocations[service=web].port").
+json_get() {
+	python3 "$HELPERS/json-get.py" "$@"
+}
+
 test_done() {
 	local passed=$((test_count - test_failures - test_skipped))
 	say "# result: $passed passed, $test_failures failed"
