@@ -9,13 +9,19 @@
  * expensive to start (git_libgit2_init() loads the system's CA bundle), so
  * it is started lazily, only by the functions below that say so. wt_open()
  * finds the repository the way git's own setup does, by reading the '.git'
- * file or directory and the 'commondir' file, and falls back to libgit2
- * only for layouts it does not handle itself (bare repositories,
- * $GIT_DIR without $GIT_WORK_TREE).
+ * file or directory, the 'commondir' file and the common config, and falls
+ * back to libgit2 only for layouts it does not handle itself: the command
+ * runs inside a git directory (a bare repository itself), $GIT_DIR without
+ * $GIT_WORK_TREE names another repository than the one around the
+ * directory, or the config sets core.worktree, includes other files or
+ * enables per-worktree config. docs/worktrees.md lists the layouts.
  *
  * The main worktree is named WT_MAIN_NAME. git never gives a linked
  * worktree a name that starts with a dot (it sanitizes "../.main" to
  * "-main"), so the name cannot collide with a linked worktree's.
+ *
+ * Every path this module returns is absolute and canonical (realpath(3)),
+ * without a final slash, so equal paths compare equal with strcmp().
  */
 
 struct error;
@@ -24,9 +30,9 @@ struct error;
 #define WT_MAIN_NAME ".main"
 
 struct wt_repo {
-	char *commondir; /* absolute: the repository's common git dir */
-	char *gitdir;    /* absolute: this worktree's git dir */
-	char *main_path; /* the main worktree's top; NULL if bare */
+	char *commondir; /* the repository's common git dir */
+	char *gitdir;    /* this worktree's git dir (== commondir in main) */
+	char *main_path; /* the main worktree's top; NULL if unknown */
 	char *name;      /* this worktree's name; NULL in a bare repo itself */
 	char *path;      /* this worktree's top; NULL in a bare repo itself */
 	bool bare;
@@ -34,11 +40,48 @@ struct wt_repo {
 
 /*
  * Find the repository containing 'dir' (NULL: the current directory),
- * honouring $GIT_DIR and $GIT_WORK_TREE. ERR_NOREPO when 'dir' is in no
- * repository. Free with wt_free().
+ * honouring $GIT_DIR and $GIT_WORK_TREE; relative values of those are
+ * taken from the current directory, as git does after 'git -C'. Free the
+ * result with wt_free(), which accepts NULL.
+ *
+ * What it returns, by layout:
+ *
+ *  - a worktree of a normal repository: 'name' is WT_MAIN_NAME in the main
+ *    worktree, else the linked worktree's git name (the last component of
+ *    'gitdir', '<commondir>/worktrees/<name>'); 'path' is its top, even
+ *    when 'dir' is a subdirectory; 'main_path' is the parent of the common
+ *    dir '<main>/.git'.
+ *  - a linked worktree of a bare repository: 'name' and 'path' as above,
+ *    'bare' true, 'main_path' NULL.
+ *  - inside a bare repository itself: 'name' and 'path' NULL, 'gitdir' and
+ *    'commondir' the repository, 'bare' true, 'main_path' NULL.
+ *  - 'git init --separate-git-dir': the common dir records nowhere where
+ *    its main worktree is (git itself then lists the common dir as the main
+ *    worktree), so 'main_path' is NULL, from every worktree alike, and
+ *    'bare' is false. In the main worktree, 'name' is WT_MAIN_NAME and
+ *    'path' its top. The same holds for any common dir whose parent is not
+ *    the worktree that points at it, unless core.worktree names it.
+ *  - core.worktree set: 'main_path' is its value, and so is 'path' in the
+ *    main worktree.
+ *
+ * 'main_path' depends on the common dir alone, never on where the command
+ * runs, so that every worktree of a repository agrees on it.
+ *
+ * ERR_NOREPO when 'dir' is in no repository, or its '.git' file is
+ * malformed or points to a git dir that no longer exists (a pruned
+ * worktree); ERR_FAIL when 'dir' cannot be resolved or libgit2 fails.
+ * May start libgit2 (see above).
  */
 int wt_open(struct wt_repo **out, const char *dir, struct error *err);
 void wt_free(struct wt_repo *repo);
+
+/*
+ * Where the registry lives when nothing overrides it:
+ * '<main_path>/design/worktrees/ports.json', or, when the repository has no
+ * main worktree this module can name (bare, or 'main_path' NULL),
+ * '<commondir>/worktree-ports/ports.json'. The caller frees the result.
+ */
+char *wt_default_registry(const struct wt_repo *repo);
 
 enum wt_state {
 	WT_ALIVE,  /* git knows it and its folder is there */
@@ -49,8 +92,11 @@ enum wt_state {
 /*
  * The state of the worktree 'name' (WT_MAIN_NAME: always alive unless the
  * repository is bare). Decides from the files git keeps when the answer is
- * "alive"; a worktree that looks gone is confirmed through libgit2 first,
- * so nothing is released on a guess.
+ * "alive" or "locked"; a worktree that looks gone is confirmed through
+ * libgit2 first (git_worktree_lookup(), git_worktree_is_locked(),
+ * git_worktree_validate()), so nothing is released on a guess. A name that
+ * cannot be a worktree's ('', '.', '..', or one with a '/') is
+ * ERR_NOTFOUND; ERR_FAIL when libgit2 cannot open the repository.
  */
 int wt_state(enum wt_state *out, const struct wt_repo *repo, const char *name,
 	     struct error *err);
@@ -71,8 +117,11 @@ struct wt_list {
 #define WT_LIST_INIT { NULL, 0 }
 
 /*
- * Every worktree of the repository, the main one first (unless bare).
- * Starts libgit2.
+ * Every worktree of the repository, the main one first (unless bare), then
+ * the linked ones sorted by name. The main worktree's path is 'main_path',
+ * or this worktree's path when it is the main one and 'main_path' is NULL.
+ * '*out' is replaced, and filled only on success; release it with
+ * wt_list_release(). Starts libgit2.
  */
 int wt_list(struct wt_list *out, const struct wt_repo *repo,
 	    struct error *err);
@@ -80,10 +129,36 @@ void wt_list_release(struct wt_list *list);
 
 /*
  * The worktree named 'name' (its path, lock and validity), ERR_NOTFOUND if
- * the repository has none of that name.
+ * the repository has none of that name (WT_MAIN_NAME in a bare one).
+ * '*out' is filled only on success; release it with wt_info_release().
+ * Starts libgit2 unless 'name' is WT_MAIN_NAME.
  */
 int wt_lookup(struct wt_info *out, const struct wt_repo *repo,
 	      const char *name, struct error *err);
 void wt_info_release(struct wt_info *info);
+
+/*
+ * Has this process started libgit2? For timing traces and tests: true
+ * from the first git_libgit2_init() on, even after wt_shutdown().
+ */
+bool wt_libgit2_started(void);
+
+/*
+ * Shut libgit2 down if this module started it, so that its global state is
+ * freed before the process exits (leak checkers then see a clean heap).
+ * Safe when libgit2 was never started; a later function that needs libgit2
+ * starts it again.
+ */
+void wt_shutdown(void);
+
+/*
+ * The value of the git config variable 'key' ("section.name") as git
+ * would read it for this repository, in '*out' (the caller frees it), or
+ * NULL when it is not set. The configuration files are scanned first;
+ * libgit2 is started only when one of them mentions the section or an
+ * include, so the common case stays cheap.
+ */
+int wt_config_get(char **out, const struct wt_repo *repo, const char *key,
+		  struct error *err);
 
 #endif

@@ -1,0 +1,126 @@
+#ifndef WTP_CMD_H
+#define WTP_CMD_H
+
+/*
+ * cmd: one cmd_NAME() per command, glue between the parsed command line
+ * and the modules below. Only cli.c includes this header.
+ *
+ * A command writes its results to stdout (as a table, or as JSON with
+ * --json) and its notes and warnings to stderr; it reports failure by
+ * returning a negative ERR_* code with 'err' filled, and cli.c prints the
+ * error and picks the exit status.
+ */
+
+#include "lockfile.h"
+
+struct error;
+struct registry;
+struct wt_repo;
+struct sbuf;
+
+/* Everything the command line can say; each command reads its part. */
+struct cmd_opts {
+	const char *registry; /* --registry */
+	bool json;
+	bool quiet;
+	char **args; /* positional arguments after the command */
+	int nr_args;
+	bool force;
+	bool no_hooks;
+	bool all;
+	bool dry_run;
+	bool has_port;
+	uint16_t port;
+	const char *worktree;
+	const char *description;
+	const char *format;
+};
+
+int cmd_init(const struct cmd_opts *o, struct error *err);
+int cmd_allocate(const struct cmd_opts *o, struct error *err);
+int cmd_release(const struct cmd_opts *o, struct error *err);
+int cmd_status(const struct cmd_opts *o, struct error *err);
+int cmd_prune(const struct cmd_opts *o, struct error *err);
+int cmd_env(const struct cmd_opts *o, struct error *err);
+
+/*
+ * The state every command works on: the repository, the registry path,
+ * the registry lock and the loaded registry. session_open() fills it in
+ * that order; session_release() undoes whatever was done and is safe
+ * after SESSION_INIT.
+ */
+struct session {
+	struct wt_repo *repo;
+	char *registry_path; /* absolute */
+	struct lockfile lock;
+	struct registry *reg;
+	bool dirty; /* save on session_finish() */
+};
+
+#define SESSION_INIT { NULL, NULL, LOCKFILE_INIT, NULL, false }
+
+/* Do not drop the allocations of removed worktrees (prune does it). */
+#define SESSION_NO_AUTORELEASE (1 << 0)
+/* Load a registry holding a port twice (check reports it). */
+#define SESSION_ALLOW_DUPLICATES (1 << 1)
+/* Find the repository and registry path only: no lock, no load. */
+#define SESSION_NO_LOAD (1 << 2)
+
+int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
+		 struct error *err);
+/* Save the registry if anything changed. */
+int session_finish(struct session *s, struct error *err);
+void session_release(struct session *s);
+
+/* An allocation that was (or would be) released. */
+struct released {
+	uint16_t port;
+	char *service;
+	char *worktree;
+};
+
+struct released_list {
+	struct released *items;
+	size_t nr, alloc;
+};
+
+#define RELEASED_LIST_INIT { NULL, 0, 0 }
+
+void released_list_release(struct released_list *l);
+
+/*
+ * Drop (or, with 'dry_run', only list) the allocations of worktrees that
+ * no longer exist, locked ones excepted. Appends them to 'out'.
+ */
+int session_autorelease(struct session *s, bool dry_run,
+			struct released_list *out, struct error *err);
+
+/* The worktree a command acts on: --worktree W, or the current one. */
+struct target {
+	char *name;
+	char *path; /* NULL if unknown */
+	bool is_main;
+};
+
+#define TARGET_INIT { NULL, NULL, false }
+
+int session_target(struct target *t, const struct session *s,
+		   const char *worktree, struct error *err);
+void target_release(struct target *t);
+
+/* "PORT_" + the service upper-cased, non-alphanumerics as '_'. */
+void cmd_port_var(struct sbuf *out, const char *service);
+
+void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cmd_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
+ * to stderr: the time since the previous call (or since the start).
+ */
+void cmd_timing(const char *phase);
+
+/* Lock timeout in ms: $GIT_WORKTREE_PORTS_LOCK_TIMEOUT, default 10000. */
+int cmd_lock_timeout(void);
+
+#endif

@@ -1,0 +1,264 @@
+#include "common.h"
+#include "alloc.h"
+#include "cmd.h"
+#include "error.h"
+#include "jsonw.h"
+#include "peers.h"
+#include "probe.h"
+#include "registry.h"
+#include "sbuf.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* What makes a port unavailable, for the taken-callback. */
+struct taken {
+	const struct registry *reg;
+	struct portset here;  /* allocated in this registry */
+	struct portset peers; /* allocated in other registries */
+};
+
+static bool is_taken(uint16_t port, void *payload)
+{
+	const struct taken *t = payload;
+
+	return portset_has(&t->here, port) || portset_has(&t->peers, port) ||
+	       registry_reserved_at(t->reg, port) || probe_port_in_use(port);
+}
+
+static void now_iso8601(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *who_am_i(void)
+{
+	struct sbuf who = SBUF_INIT;
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (pw && pw->pw_name)
+		sbuf_addstr(&who, pw->pw_name);
+	else
+		sbuf_addf(&who, "%lu", (unsigned long)getuid());
+	sbuf_addf(&who, "@%s", host);
+	return sbuf_detach(&who);
+}
+
+/* Why 'port', asked for with --port, cannot be had; 0 if it can. */
+static int check_requested(const struct session *s, const struct taken *t,
+			   const struct range *r, uint16_t port,
+			   struct error *err)
+{
+	const struct range *res;
+	char *holder = NULL;
+	long i;
+	int ret;
+
+	if (port < r->start || port > r->end) {
+		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+				"port %u is outside range '%s' (%u-%u)", port,
+				r->name, r->start, r->end);
+		error_hint(err, "ask for a port in the range, or widen 'ranges.%s' in %s",
+			   r->name, s->registry_path);
+		return ret;
+	}
+	if (alloc_is_bad_port(port)) {
+		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+				"port %u is one that browsers refuse to connect to",
+				port);
+		error_hint(err, "ask for another port");
+		return ret;
+	}
+	res = registry_reserved_at(s->reg, port);
+	if (res) {
+		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+				"port %u is reserved (%u-%u%s%s)", port,
+				res->start, res->end,
+				res->description ? ": " : "",
+				res->description ? res->description : "");
+		error_hint(err, "ask for another port");
+		return ret;
+	}
+	i = registry_find_port(s->reg, port);
+	if (i >= 0) {
+		const struct allocation *a = &s->reg->allocs[i];
+
+		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+				"port %u is allocated to '%s' in worktree '%s'",
+				port, a->service, a->worktree);
+		error_hint(err, "release it there first, or ask for another port");
+		return ret;
+	}
+	if (portset_has(&t->peers, port)) {
+		peers_holder(&holder, port, s->registry_path, NULL);
+		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+				"port %u is allocated in another repository's registry '%s'",
+				port, holder ? holder : "(unknown)");
+		free(holder);
+		error_hint(err, "ask for another port");
+		return ret;
+	}
+	if (probe_port_in_use(port)) {
+		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+				"port %u is in use on this system", port);
+		error_hint(err, "stop what listens there (see 'ss -ltnp sport = :%u'), or ask for another port",
+			   port);
+		return ret;
+	}
+	return 0;
+}
+
+static void full_error(const struct session *s, const struct range *r,
+		       struct error *err)
+{
+	error_set(err, ERR_FULL, NULL, 0, NULL,
+		  "no free port in range '%s' (%u-%u, %u usable ports)",
+		  r->name, r->start, r->end, alloc_usable_ports(r));
+	error_hint(err, "release ports with 'git worktree-ports release', drop removed worktrees with 'git worktree-ports prune', or widen 'ranges.%s' in %s",
+		   r->name, s->registry_path);
+}
+
+static void print_result(const struct cmd_opts *o, const struct allocation *a,
+			 const struct range *r, bool fresh)
+{
+	if (o->json) {
+		struct jsonw w = JSONW_INIT;
+
+		jsonw_object_begin(&w, NULL);
+		jsonw_int(&w, "port", a->port);
+		jsonw_string(&w, "service", a->service);
+		jsonw_string(&w, "worktree", a->worktree);
+		jsonw_string(&w, "path", a->path);
+		jsonw_string(&w, "range", r->name);
+		jsonw_bool(&w, "new", fresh);
+		jsonw_object_end(&w);
+		fputs(w.out.buf, stdout);
+		jsonw_release(&w);
+	} else if (o->quiet) {
+		printf("%u\n", a->port);
+	} else if (fresh) {
+		printf("allocated port %u to '%s' in worktree '%s'\n", a->port,
+		       a->service, a->worktree);
+	} else {
+		printf("port %u is allocated to '%s' in worktree '%s'\n",
+		       a->port, a->service, a->worktree);
+	}
+}
+
+int cmd_allocate(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct target t = TARGET_INIT;
+	struct lockfile host = LOCKFILE_INIT;
+	struct taken *taken = NULL;
+	struct allocation a = { 0 };
+	const struct range *r;
+	const char *service = o->args[0];
+	char when[32];
+	char *who = NULL;
+	uint16_t port = 0;
+	size_t i;
+	long found;
+	int ret;
+
+	if (!alloc_valid_name(service)) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"invalid service name '%s'", service);
+		error_hint(err, "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+		return ret;
+	}
+	ret = session_open(&s, o, 0, err);
+	if (ret < 0)
+		goto out;
+	ret = session_target(&t, &s, o->worktree, err);
+	if (ret < 0)
+		goto out;
+	r = registry_range_for(s.reg, service, NULL);
+	found = registry_find(s.reg, t.name, service);
+	if (found >= 0) {
+		struct allocation *have = &s.reg->allocs[found];
+
+		if (o->has_port && o->port != have->port) {
+			ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+					"'%s' in worktree '%s' has port %u already",
+					service, t.name, have->port);
+			error_hint(err, "release it first to move it to port %u",
+				   o->port);
+			goto out;
+		}
+		if (t.path && (!have->path || strcmp(have->path, t.path))) {
+			registry_set_string(&have->path, t.path);
+			s.dirty = true;
+		}
+		r = registry_range_for(s.reg, have->service, have->range);
+		ret = session_finish(&s, err);
+		if (!ret)
+			print_result(o, have, r, false);
+		goto out;
+	}
+	if (!r) {
+		ret = error_set(err, ERR_NOTFOUND, s.registry_path, 0, NULL,
+				"no range '%s' and no 'default' range", service);
+		error_hint(err, "add a range for it to 'ranges' in the registry");
+		goto out;
+	}
+
+	/* a new port: serialize against every registry on this host */
+	ret = peers_lock(&host, cmd_lock_timeout(), err);
+	if (ret < 0)
+		goto out;
+	taken = xcalloc(1, sizeof(*taken));
+	taken->reg = s.reg;
+	for (i = 0; i < s.reg->nr_allocs; i++)
+		portset_add(&taken->here, s.reg->allocs[i].port);
+	ret = peers_collect(&taken->peers, s.registry_path, err);
+	if (ret < 0)
+		goto out;
+	if (o->has_port) {
+		ret = check_requested(&s, taken, r, o->port, err);
+		port = o->port;
+	} else {
+		ret = alloc_pick_port(&port, r, t.is_main ? NULL : t.name,
+				      service, is_taken, taken);
+		if (ret == ERR_FULL)
+			full_error(&s, r, err);
+	}
+	cmd_timing("pick");
+	if (ret < 0)
+		goto out;
+
+	now_iso8601(when, sizeof(when));
+	who = who_am_i();
+	a.port = port;
+	a.worktree = t.name;
+	a.path = t.path;
+	a.service = (char *)service;
+	a.range = strcmp(r->name, service) ? r->name : NULL;
+	a.allocated_at = when;
+	a.allocated_by = who;
+	a.description = (char *)o->description;
+	a.process_id = ALLOCATION_NO_PID;
+	a.health_status = "unknown";
+	i = registry_add(s.reg, &a);
+	s.dirty = true;
+	ret = session_finish(&s, err);
+	if (!ret)
+		print_result(o, &s.reg->allocs[i], r, true);
+out:
+	lockfile_unlock(&host);
+	free(taken);
+	free(who);
+	target_release(&t);
+	session_release(&s);
+	cmd_timing("total");
+	return ret;
+}

@@ -1,0 +1,374 @@
+#include "common.h"
+#include "cmd.h"
+#include "error.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "wt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void cmd_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("note: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cmd_warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static long long usec_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+void cmd_timing(const char *phase)
+{
+	static int enabled = -1;
+	static long long start, last;
+	long long now;
+
+	if (enabled < 0) {
+		const char *v = getenv("GIT_WORKTREE_PORTS_TIMING");
+
+		enabled = v && *v && strcmp(v, "0");
+		start = last = usec_now();
+	}
+	if (!enabled)
+		return;
+	now = usec_now();
+	if (!strcmp(phase, "total"))
+		fprintf(stderr, "timing: total %lld\n", now - start);
+	else
+		fprintf(stderr, "timing: %s %lld\n", phase, now - last);
+	last = now;
+}
+
+int cmd_lock_timeout(void)
+{
+	const char *v = getenv("GIT_WORKTREE_PORTS_LOCK_TIMEOUT");
+	char *end;
+	long ms;
+
+	if (!v || !*v)
+		return 10000;
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	if (errno || *end || ms < 0 || ms > INT_MAX)
+		return 10000;
+	return (int)ms;
+}
+
+void cmd_port_var(struct sbuf *out, const char *service)
+{
+	const char *p;
+
+	sbuf_addstr(out, "PORT_");
+	for (p = service; *p; p++)
+		sbuf_addch(out, isalnum((unsigned char)*p) ?
+					toupper((unsigned char)*p) : '_');
+}
+
+/*
+ * Make 'path' absolute and canonical. The file itself may not exist yet
+ * (init), so only its directory is resolved; a directory that does not
+ * exist either is kept as written, made absolute.
+ */
+static char *canonical_path(const char *path, const char *base)
+{
+	struct sbuf abs = SBUF_INIT;
+	char resolved[PATH_MAX];
+	const char *slash;
+	char *dir;
+
+	if (path[0] != '/' && base)
+		sbuf_addf(&abs, "%s/", base);
+	sbuf_addstr(&abs, path);
+	slash = strrchr(abs.buf, '/');
+	if (!slash || slash == abs.buf)
+		return sbuf_detach(&abs);
+	dir = xstrndup(abs.buf, (size_t)(slash - abs.buf));
+	if (realpath(dir, resolved)) {
+		struct sbuf out = SBUF_INIT;
+
+		sbuf_addf(&out, "%s%s", strcmp(resolved, "/") ? resolved : "",
+			  slash);
+		sbuf_release(&abs);
+		free(dir);
+		return sbuf_detach(&out);
+	}
+	free(dir);
+	return sbuf_detach(&abs);
+}
+
+static int registry_path(char **out, const struct wt_repo *repo,
+			 const char *opt, struct error *err)
+{
+	char cwd[PATH_MAX];
+	const char *env = getenv("GIT_WORKTREE_PORTS_REGISTRY");
+	char *config = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return error_errno(err, NULL, "cannot get the current directory");
+	if (opt && *opt) {
+		*out = canonical_path(opt, cwd);
+		return 0;
+	}
+	if (env && *env) {
+		*out = canonical_path(env, cwd);
+		return 0;
+	}
+	ret = wt_config_get(&config, repo, "worktree-ports.registry", err);
+	if (ret < 0)
+		return ret;
+	if (config) {
+		/* relative to the main worktree, as core.hooksPath is */
+		*out = canonical_path(config, repo->main_path ? repo->main_path :
+								 repo->commondir);
+		free(config);
+		return 0;
+	}
+	if (repo->main_path) {
+		struct sbuf p = SBUF_INIT;
+
+		sbuf_addf(&p, "%s/design/worktrees/ports.json",
+			  repo->main_path);
+		*out = sbuf_detach(&p);
+	} else {
+		struct sbuf p = SBUF_INIT;
+
+		sbuf_addf(&p, "%s/worktree-ports/ports.json", repo->commondir);
+		*out = sbuf_detach(&p);
+	}
+	return 0;
+}
+
+int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
+		 struct error *err)
+{
+	unsigned load_flags = 0;
+	int ret;
+
+	cmd_timing("start");
+	ret = wt_open(&s->repo, NULL, err);
+	if (ret < 0)
+		return ret;
+	ret = registry_path(&s->registry_path, s->repo, o->registry, err);
+	cmd_timing("discover");
+	if (ret < 0 || (flags & SESSION_NO_LOAD))
+		return ret;
+	ret = registry_lock(&s->lock, s->registry_path, cmd_lock_timeout(),
+			    err);
+	if (ret < 0) {
+		struct stat st;
+
+		/* no directory for the lock: say what the user must do */
+		if (ret == ERR_FAIL && stat(s->registry_path, &st) < 0 &&
+		    errno == ENOENT) {
+			error_clear(err);
+			ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0,
+					NULL, "no registry");
+			error_hint(err, "run 'git worktree-ports init' to create it");
+		}
+		return ret;
+	}
+	cmd_timing("lock");
+	if (flags & SESSION_ALLOW_DUPLICATES)
+		load_flags |= REGISTRY_ALLOW_DUPLICATES;
+	ret = registry_load(&s->reg, s->registry_path, load_flags, err);
+	cmd_timing("load");
+	if (ret < 0)
+		return ret;
+	if (!(flags & SESSION_NO_AUTORELEASE)) {
+		struct released_list gone = RELEASED_LIST_INIT;
+		size_t i;
+
+		ret = session_autorelease(s, false, &gone, err);
+		for (i = 0; i < gone.nr; i++)
+			cmd_note("released port %u ('%s') of removed worktree '%s'",
+				 gone.items[i].port, gone.items[i].service,
+				 gone.items[i].worktree);
+		released_list_release(&gone);
+		cmd_timing("autorelease");
+	}
+	return ret;
+}
+
+int session_finish(struct session *s, struct error *err)
+{
+	int ret = 0;
+
+	if (s->reg && s->dirty) {
+		ret = registry_save(s->reg, err);
+		if (!ret)
+			s->dirty = false;
+		cmd_timing("save");
+	}
+	return ret;
+}
+
+void session_release(struct session *s)
+{
+	registry_free(s->reg);
+	lockfile_unlock(&s->lock);
+	free(s->registry_path);
+	wt_free(s->repo);
+	s->reg = NULL;
+	s->registry_path = NULL;
+	s->repo = NULL;
+	s->dirty = false;
+}
+
+void released_list_release(struct released_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		free(l->items[i].service);
+		free(l->items[i].worktree);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->nr = l->alloc = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Names of worktrees that are gone, sorted, for bsearch. */
+static int gone_worktrees(const char ***out, size_t *nr_out,
+			  const struct session *s, struct error *err)
+{
+	const struct registry *reg = s->reg;
+	const char **names = xcalloc(reg->nr_allocs + 1, sizeof(*names));
+	const char **gone = NULL;
+	size_t i, nr = 0, nr_gone = 0, alloc_gone = 0;
+	int ret = 0;
+
+	for (i = 0; i < reg->nr_allocs; i++)
+		names[i] = reg->allocs[i].worktree;
+	qsort(names, reg->nr_allocs, sizeof(*names), cmp_str);
+	for (i = 0; i < reg->nr_allocs; i++) {
+		enum wt_state state;
+
+		if (i && !strcmp(names[i], names[i - 1]))
+			continue;
+		nr++;
+		ret = wt_state(&state, s->repo, names[i], err);
+		if (ret < 0)
+			goto out;
+		if (state != WT_GONE)
+			continue;
+		ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
+		gone[nr_gone++] = names[i];
+	}
+out:
+	free(names);
+	if (ret < 0) {
+		free(gone);
+		return ret;
+	}
+	*out = gone;
+	*nr_out = nr_gone;
+	return 0;
+}
+
+int session_autorelease(struct session *s, bool dry_run,
+			struct released_list *out, struct error *err)
+{
+	struct registry *reg = s->reg;
+	const char **gone = NULL;
+	size_t nr_gone = 0, i;
+	int ret;
+
+	ret = gone_worktrees(&gone, &nr_gone, s, err);
+	if (ret < 0 || !nr_gone)
+		goto out;
+	for (i = 0; i < reg->nr_allocs; i++) {
+		const struct allocation *a = &reg->allocs[i];
+		struct released *r;
+
+		if (!bsearch(&a->worktree, gone, nr_gone, sizeof(*gone),
+			     cmp_str))
+			continue;
+		ALLOC_GROW(out->items, out->nr + 1, out->alloc);
+		r = &out->items[out->nr++];
+		r->port = a->port;
+		r->service = xstrdup(a->service);
+		r->worktree = xstrdup(a->worktree);
+	}
+	if (dry_run)
+		goto out;
+	/* remove from the end, so indexes stay valid and moves stay short */
+	for (i = reg->nr_allocs; i-- > 0;) {
+		if (bsearch(&reg->allocs[i].worktree, gone, nr_gone,
+			    sizeof(*gone), cmp_str)) {
+			registry_remove(reg, i);
+			s->dirty = true;
+		}
+	}
+out:
+	free(gone);
+	return ret;
+}
+
+int session_target(struct target *t, const struct session *s,
+		   const char *worktree, struct error *err)
+{
+	struct wt_info info = { 0 };
+	int ret;
+
+	if (!worktree) {
+		if (!s->repo->name) {
+			ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+					"this is a bare repository, not a worktree");
+			error_hint(err, "name the worktree with --worktree <name>, or run the command inside one");
+			return ret;
+		}
+		t->name = xstrdup(s->repo->name);
+		t->path = xstrdup_or_null(s->repo->path);
+		t->is_main = !strcmp(t->name, WT_MAIN_NAME);
+		return 0;
+	}
+	ret = wt_lookup(&info, s->repo, worktree, err);
+	if (ret < 0)
+		return ret;
+	t->name = xstrdup(info.name);
+	t->path = xstrdup_or_null(info.path);
+	t->is_main = info.is_main;
+	wt_info_release(&info);
+	return 0;
+}
+
+void target_release(struct target *t)
+{
+	free(t->name);
+	free(t->path);
+	t->name = t->path = NULL;
+}

@@ -1,0 +1,364 @@
+#include "common.h"
+#include "alloc.h"
+#include "cmd.h"
+#include "error.h"
+#include "jsonw.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "wt.h"
+
+#include <stdio.h>
+
+/* One allocation to show, with the range it belongs to. */
+struct row {
+	const struct allocation *a;
+	const struct range *r;
+	size_t range_index; /* order of ranges in the registry */
+};
+
+static int cmp_row(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+
+	if (a->range_index != b->range_index)
+		return a->range_index < b->range_index ? -1 : 1;
+	return (int)a->a->port - (int)b->a->port;
+}
+
+static size_t collect_rows(struct row **out, const struct registry *reg,
+			   const char *worktree)
+{
+	struct row *rows = xcalloc(reg->nr_allocs + 1, sizeof(*rows));
+	size_t i, nr = 0;
+
+	for (i = 0; i < reg->nr_allocs; i++) {
+		const struct allocation *a = &reg->allocs[i];
+
+		if (worktree && strcmp(a->worktree, worktree))
+			continue;
+		rows[nr].a = a;
+		rows[nr].r = registry_range_for(reg, a->service, a->range);
+		rows[nr].range_index = rows[nr].r ?
+			(size_t)(rows[nr].r - reg->ranges) : reg->nr_ranges;
+		nr++;
+	}
+	qsort(rows, nr, sizeof(*rows), cmp_row);
+	*out = rows;
+	return nr;
+}
+
+/* Free ports of a range: not allocated, not reserved, not refused. */
+struct span {
+	uint16_t first, last;
+};
+
+static unsigned free_spans(struct span **out, size_t *nr_out,
+			   const struct registry *reg, const struct range *r,
+			   const struct portset *allocated)
+{
+	struct span *spans = NULL;
+	size_t nr = 0, alloc = 0;
+	unsigned count = 0;
+	uint32_t p;
+
+	for (p = r->start; p <= r->end; p++) {
+		uint16_t port = (uint16_t)p;
+
+		if (portset_has(allocated, port) || alloc_is_bad_port(port) ||
+		    registry_reserved_at(reg, port))
+			continue;
+		count++;
+		if (nr && spans[nr - 1].last + 1u == p) {
+			spans[nr - 1].last = port;
+			continue;
+		}
+		ALLOC_GROW(spans, nr + 1, alloc);
+		spans[nr].first = spans[nr].last = port;
+		nr++;
+	}
+	*out = spans;
+	*nr_out = nr;
+	return count;
+}
+
+static void json_alloc(struct jsonw *w, const struct row *row)
+{
+	const struct allocation *a = row->a;
+
+	jsonw_object_begin(w, NULL);
+	jsonw_int(w, "port", a->port);
+	jsonw_string(w, "worktree", a->worktree);
+	jsonw_string(w, "path", a->path);
+	jsonw_string(w, "service", a->service);
+	jsonw_string(w, "range", row->r ? row->r->name : NULL);
+	jsonw_string(w, "description", a->description);
+	jsonw_string(w, "allocated_at", a->allocated_at);
+	jsonw_string(w, "allocated_by", a->allocated_by);
+	if (a->process_id == ALLOCATION_NO_PID)
+		jsonw_null(w, "process_id");
+	else
+		jsonw_int(w, "process_id", a->process_id);
+	jsonw_string(w, "health_status", a->health_status);
+	jsonw_object_end(w);
+}
+
+static void print_json(const struct session *s, const struct row *rows,
+		       size_t nr, bool all, const char *worktree)
+{
+	struct jsonw w = JSONW_INIT;
+	struct portset *allocated = NULL;
+	size_t i, j;
+
+	jsonw_object_begin(&w, NULL);
+	jsonw_string(&w, "registry", s->registry_path);
+	jsonw_string(&w, "worktree", worktree);
+	jsonw_array_begin(&w, "allocations");
+	for (i = 0; i < nr; i++)
+		json_alloc(&w, &rows[i]);
+	jsonw_array_end(&w);
+	if (all) {
+		allocated = xcalloc(1, sizeof(*allocated));
+		for (i = 0; i < s->reg->nr_allocs; i++)
+			portset_add(allocated, s->reg->allocs[i].port);
+		jsonw_array_begin(&w, "ranges");
+		for (i = 0; i < s->reg->nr_ranges; i++) {
+			const struct range *r = &s->reg->ranges[i];
+			struct span *spans;
+			size_t nr_spans;
+			unsigned nfree, used = 0;
+
+			nfree = free_spans(&spans, &nr_spans, s->reg, r,
+					   allocated);
+			for (j = 0; j < nr; j++)
+				used += rows[j].r == r;
+			jsonw_object_begin(&w, NULL);
+			jsonw_string(&w, "name", r->name);
+			jsonw_int(&w, "start", r->start);
+			jsonw_int(&w, "end", r->end);
+			jsonw_string(&w, "description", r->description);
+			jsonw_int(&w, "size", alloc_usable_ports(r));
+			jsonw_int(&w, "allocated", used);
+			jsonw_int(&w, "free", nfree);
+			jsonw_array_begin(&w, "free_ports");
+			for (j = 0; j < nr_spans; j++) {
+				jsonw_array_begin(&w, NULL);
+				jsonw_int(&w, NULL, spans[j].first);
+				jsonw_int(&w, NULL, spans[j].last);
+				jsonw_array_end(&w);
+			}
+			jsonw_array_end(&w);
+			jsonw_object_end(&w);
+			free(spans);
+		}
+		jsonw_array_end(&w);
+	}
+	jsonw_object_end(&w);
+	fwrite(w.out.buf, 1, w.out.len, stdout);
+	jsonw_release(&w);
+	free(allocated);
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void print_spans(struct sbuf *out, const struct span *spans, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		if (i)
+			sbuf_addstr(out, ", ");
+		if (spans[i].first == spans[i].last)
+			sbuf_addf(out, "%u", spans[i].first);
+		else
+			sbuf_addf(out, "%u-%u", spans[i].first, spans[i].last);
+	}
+}
+
+static void print_all(const struct session *s, const struct row *rows,
+		      size_t nr)
+{
+	struct portset *allocated = xcalloc(1, sizeof(*allocated));
+	struct sbuf out = SBUF_INIT;
+	int wt_width = 8, svc_width = 7;
+	size_t i, j = 0;
+
+	for (i = 0; i < s->reg->nr_allocs; i++)
+		portset_add(allocated, s->reg->allocs[i].port);
+	for (i = 0; i < nr; i++) {
+		int w = (int)strlen(rows[i].a->worktree);
+		int v = (int)strlen(rows[i].a->service);
+
+		wt_width = w > wt_width ? w : wt_width;
+		svc_width = v > svc_width ? v : svc_width;
+	}
+	sbuf_addf(&out, "registry: %s\n", s->registry_path);
+	for (i = 0; i < s->reg->nr_ranges; i++) {
+		const struct range *r = &s->reg->ranges[i];
+		struct span *spans;
+		size_t nr_spans, start = j;
+		unsigned nfree;
+
+		while (j < nr && rows[j].r == r)
+			j++;
+		nfree = free_spans(&spans, &nr_spans, s->reg, r, allocated);
+		sbuf_addf(&out, "\n%s %u-%u%s%s: %zu allocated, %u free\n",
+			  r->name, r->start, r->end,
+			  r->description ? " - " : "",
+			  r->description ? r->description : "", j - start,
+			  nfree);
+		if (j > start)
+			sbuf_addf(&out, "  %-5s  %-*s  %-*s  %-11s  %s\n",
+				  "PORT", wt_width, "WORKTREE", svc_width,
+				  "SERVICE", "HEALTH", "PATH");
+		for (; start < j; start++) {
+			const struct allocation *a = rows[start].a;
+
+			sbuf_addf(&out, "  %-5u  %-*s  %-*s  %-11s  %s\n",
+				  a->port, wt_width, a->worktree, svc_width,
+				  a->service, or_dash(a->health_status),
+				  or_dash(a->path));
+		}
+		sbuf_addstr(&out, "  free: ");
+		if (nr_spans)
+			print_spans(&out, spans, nr_spans);
+		else
+			sbuf_addstr(&out, "none");
+		sbuf_addch(&out, '\n');
+		free(spans);
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	sbuf_release(&out);
+	free(allocated);
+}
+
+static void print_one(const struct target *t, const struct row *rows,
+		      size_t nr)
+{
+	int svc_width = 7, range_width = 5;
+	size_t i;
+
+	printf("worktree '%s'%s%s%s\n", t->name, t->path ? " (" : "",
+	       t->path ? t->path : "", t->path ? ")" : "");
+	if (!nr) {
+		printf("no ports allocated\n");
+		return;
+	}
+	for (i = 0; i < nr; i++) {
+		int v = (int)strlen(rows[i].a->service);
+		int r = rows[i].r ? (int)strlen(rows[i].r->name) : 1;
+
+		svc_width = v > svc_width ? v : svc_width;
+		range_width = r > range_width ? r : range_width;
+	}
+	printf("  %-*s  %-5s  %-*s  %-11s  %s\n", svc_width, "SERVICE", "PORT",
+	       range_width, "RANGE", "HEALTH", "DESCRIPTION");
+	for (i = 0; i < nr; i++) {
+		const struct allocation *a = rows[i].a;
+
+		printf("  %-*s  %-5u  %-*s  %-11s  %s\n", svc_width, a->service,
+		       a->port, range_width,
+		       rows[i].r ? rows[i].r->name : "-",
+		       or_dash(a->health_status), or_dash(a->description));
+	}
+}
+
+int cmd_status(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct target t = TARGET_INIT;
+	struct row *rows = NULL;
+	size_t nr;
+	int ret;
+
+	if (o->all && o->worktree) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"--all and --worktree cannot be used together");
+		return ret;
+	}
+	ret = session_open(&s, o, 0, err);
+	if (ret < 0)
+		goto out;
+	ret = session_finish(&s, err);
+	if (ret < 0)
+		goto out;
+	if (!o->all) {
+		ret = session_target(&t, &s, o->worktree, err);
+		if (ret < 0)
+			goto out;
+	}
+	nr = collect_rows(&rows, s.reg, o->all ? NULL : t.name);
+	if (o->json)
+		print_json(&s, rows, nr, o->all,
+			   o->all ? s.repo->name : t.name);
+	else if (o->all)
+		print_all(&s, rows, nr);
+	else
+		print_one(&t, rows, nr);
+out:
+	free(rows);
+	target_release(&t);
+	session_release(&s);
+	cmd_timing("total");
+	return ret;
+}
+
+int cmd_env(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct target t = TARGET_INIT;
+	struct sbuf var = SBUF_INIT;
+	struct jsonw w = JSONW_INIT;
+	const char *format = o->format ? o->format : "dotenv";
+	struct row *rows = NULL;
+	size_t i, nr;
+	int ret;
+
+	if (o->json)
+		format = "json";
+	if (strcmp(format, "dotenv") && strcmp(format, "sh") &&
+	    strcmp(format, "json")) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"unknown format '%s'", format);
+		error_hint(err, "use --format dotenv, sh or json");
+		return ret;
+	}
+	ret = session_open(&s, o, 0, err);
+	if (ret < 0)
+		goto out;
+	ret = session_finish(&s, err);
+	if (ret < 0)
+		goto out;
+	ret = session_target(&t, &s, o->worktree, err);
+	if (ret < 0)
+		goto out;
+	nr = collect_rows(&rows, s.reg, t.name);
+	if (!strcmp(format, "json"))
+		jsonw_object_begin(&w, NULL);
+	for (i = 0; i < nr; i++) {
+		char port[8];
+
+		sbuf_reset(&var);
+		cmd_port_var(&var, rows[i].a->service);
+		snprintf(port, sizeof(port), "%u", rows[i].a->port);
+		if (!strcmp(format, "json"))
+			jsonw_string(&w, var.buf, port);
+		else if (!strcmp(format, "sh"))
+			printf("export %s='%s'\n", var.buf, port);
+		else
+			printf("%s=%s\n", var.buf, port);
+	}
+	if (!strcmp(format, "json")) {
+		jsonw_object_end(&w);
+		fputs(w.out.buf, stdout);
+	}
+out:
+	jsonw_release(&w);
+	sbuf_release(&var);
+	free(rows);
+	target_release(&t);
+	session_release(&s);
+	return ret;
+}
