@@ -20,11 +20,15 @@ struct portset;
 /*
  * The directory holding the list and the host lock, without a final
  * slash. Returns 0, or ERR_FAIL when neither $XDG_STATE_HOME nor $HOME is
- * set. The caller frees '*out'.
+ * set to an absolute path (a relative $XDG_STATE_HOME is ignored, as the
+ * XDG base directory spec says). The caller frees '*out'.
  */
 int peers_dir(char **out, struct error *err);
 
-/* Take the host lock (creating the directory), waiting up to 'timeout_ms'. */
+/*
+ * Take the host lock, waiting up to 'timeout_ms'; ERR_LOCKED on timeout.
+ * Creates the directory, and any missing parent, with mode 0700.
+ */
 int peers_lock(struct lockfile *lk, int timeout_ms, struct error *err);
 
 /*
@@ -33,12 +37,18 @@ int peers_lock(struct lockfile *lk, int timeout_ms, struct error *err);
  * 'self' in the list if it is missing, and drop entries whose file no
  * longer exists. A registry that cannot be read or parsed is skipped (its
  * own commands report it). 'self' NULL only reads.
+ *
+ * Paths are compared as given, so pass canonical ones. The list is
+ * rewritten (atomically, mode 0600) only when it changes. ERR_FAIL when
+ * the list exists but cannot be read, or cannot be rewritten.
  */
 int peers_collect(struct portset *taken, const char *self, struct error *err);
 
 /*
  * Which other registry allocates 'port': its path (the caller frees it)
  * in '*out', or NULL. Used to name the holder when --port is refused.
+ * Only reads, and needs no lock, so it may be called with the host lock
+ * held or not.
  */
 int peers_holder(char **out, uint16_t port, const char *self,
 		 struct error *err);
