@@ -120,8 +120,8 @@ struct wt_list {
  * Every worktree of the repository, the main one first (unless bare), then
  * the linked ones sorted by name. The main worktree's path is 'main_path',
  * or this worktree's path when it is the main one and 'main_path' is NULL.
- * '*out' is replaced, and filled only on success; release it with
- * wt_list_release(). Starts libgit2.
+ * '*out' need not be initialized: it is emptied first and filled on
+ * success, and wt_list_release() is safe on it either way. Starts libgit2.
  */
 int wt_list(struct wt_list *out, const struct wt_repo *repo,
 	    struct error *err);
@@ -130,16 +130,25 @@ void wt_list_release(struct wt_list *list);
 /*
  * The worktree named 'name' (its path, lock and validity), ERR_NOTFOUND if
  * the repository has none of that name (WT_MAIN_NAME in a bare one).
- * '*out' is filled only on success; release it with wt_info_release().
- * Starts libgit2 unless 'name' is WT_MAIN_NAME.
+ * '*out' need not be initialized: it is emptied first and filled on
+ * success, and wt_info_release() is safe on it either way. Starts libgit2
+ * unless 'name' is WT_MAIN_NAME.
  */
 int wt_lookup(struct wt_info *out, const struct wt_repo *repo,
 	      const char *name, struct error *err);
 void wt_info_release(struct wt_info *info);
 
 /*
- * Has this process started libgit2? For timing traces and tests: true
- * from the first git_libgit2_init() on, even after wt_shutdown().
+ * Start libgit2 for the wt module's own files (wt-*.c), once per process:
+ * 0, or ERR_FAIL with libgit2's message. Everything that needs libgit2
+ * starts it through here, so that wt_shutdown() balances it.
+ */
+int wt_libgit2_start(struct error *err);
+
+/*
+ * Has this process started libgit2 through wt_libgit2_start()? For timing
+ * traces and tests: true from the first start on, even after
+ * wt_shutdown().
  */
 bool wt_libgit2_started(void);
 

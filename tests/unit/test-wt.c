@@ -1,0 +1,783 @@
+#include "common.h"
+#include "wt.h"
+#include "error.h"
+#include "sbuf.h"
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/*
+ * Every test builds real repositories with git in one temporary directory
+ * and compares what wt.c says with what it must be (or with what git
+ * itself says). The first test must run first: it checks that the common
+ * layouts never start libgit2, which only means something while nothing
+ * else in the process has.
+ */
+
+static char root[PATH_MAX];
+static char saved_cwd[PATH_MAX];
+
+/* 'root/rel', valid until eight more calls: enough for one assertion. */
+static char *at_bufs[8];
+
+static const char *at(const char *rel)
+{
+	static unsigned next;
+	struct sbuf sb = SBUF_INIT;
+	char **slot = &at_bufs[next++ % ARRAY_SIZE(at_bufs)];
+
+	sbuf_addf(&sb, "%s%s%s", root, *rel ? "/" : "", rel);
+	free(*slot);
+	*slot = sbuf_detach(&sb);
+	return *slot;
+}
+
+/* Run a shell command in 'root'; it must succeed. */
+__attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
+{
+	struct sbuf cmd = SBUF_INIT;
+	va_list ap;
+	int rc;
+
+	sbuf_addf(&cmd, "cd '%s' && (", root);
+	va_start(ap, fmt);
+	sbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	sbuf_addf(&cmd, ") >>'%s/log' 2>&1", root);
+	rc = system(cmd.buf);
+	if (rc)
+		fail_msg("command failed (%d): %s", rc, cmd.buf);
+	sbuf_release(&cmd);
+}
+
+/* The first line git prints for 'args' run in 'root/dir'. */
+static char *git_says(const char *dir, const char *args)
+{
+	struct sbuf cmd = SBUF_INIT;
+	struct sbuf line = SBUF_INIT;
+	char buf[PATH_MAX];
+	FILE *fp;
+
+	sbuf_addf(&cmd, "cd '%s' && git %s 2>/dev/null", at(dir), args);
+	fp = popen(cmd.buf, "r");
+	assert_non_null(fp);
+	if (fgets(buf, sizeof(buf), fp))
+		sbuf_addstr(&line, buf);
+	assert_int_equal(0, pclose(fp));
+	sbuf_rtrim(&line);
+	sbuf_release(&cmd);
+	return sbuf_detach(&line);
+}
+
+static void assert_git_says(const char *expect, const char *dir,
+			    const char *args)
+{
+	char *got = git_says(dir, args);
+
+	assert_string_equal(expect, got);
+	free(got);
+}
+
+static struct wt_repo *open_ok(const char *rel)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+	int ret = wt_open(&repo, rel ? at(rel) : NULL, &err);
+
+	if (ret)
+		fail_msg("wt_open(%s): %d %s", rel ? rel : "NULL", ret,
+			 err.msg);
+	assert_non_null(repo);
+	return repo;
+}
+
+static void assert_path(const char *rel, const char *got)
+{
+	if (!rel) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(at(rel), got);
+}
+
+static void assert_repo(const struct wt_repo *repo, const char *name,
+			const char *path, const char *gitdir,
+			const char *commondir, const char *main_path, bool bare)
+{
+	if (name)
+		assert_string_equal(name, repo->name);
+	else
+		assert_null(repo->name);
+	assert_path(path, repo->path);
+	assert_path(gitdir, repo->gitdir);
+	assert_path(commondir, repo->commondir);
+	assert_path(main_path, repo->main_path);
+	assert_int_equal(bare, repo->bare);
+}
+
+static enum wt_state state_of(const struct wt_repo *repo, const char *name)
+{
+	struct error err = ERROR_INIT;
+	enum wt_state state = WT_ALIVE;
+	int ret = wt_state(&state, repo, name, &err);
+
+	if (ret)
+		fail_msg("wt_state(%s): %d %s", name, ret, err.msg);
+	return state;
+}
+
+static void assert_registry(const struct wt_repo *repo, const char *rel)
+{
+	char *path = wt_default_registry(repo);
+
+	assert_string_equal(at(rel), path);
+	free(path);
+}
+
+/* Run in a directory, then come back: wt_open(NULL) uses the cwd. */
+static void enter(const char *rel)
+{
+	assert_int_equal(0, chdir(at(rel)));
+}
+
+static void leave(void)
+{
+	assert_int_equal(0, chdir(saved_cwd));
+}
+
+static void new_repo(const char *name)
+{
+	sh("git init -q '%s' && git -C '%s' commit -q --allow-empty -m init",
+	   name, name);
+}
+
+static void test_fast_layouts_do_not_start_libgit2(void **state UNUSED)
+{
+	struct wt_info info = { 0 };
+	struct wt_repo *repo;
+
+	new_repo("fast");
+	sh("git -C fast worktree add -q ../fast-wt && "
+	   "mkdir -p fast/sub fast-wt/sub");
+	sh("git clone -q --bare fast fast-bare.git && "
+	   "git -C fast-bare.git worktree add -q ../fast-bare-wt");
+	sh("git init -q --separate-git-dir=fast-sep.git fast-sep && "
+	   "git -C fast-sep commit -q --allow-empty -m init && "
+	   "git -C fast-sep worktree add -q ../fast-sep-wt");
+
+	repo = open_ok("fast/sub");
+	assert_repo(repo, WT_MAIN_NAME, "fast", "fast/.git", "fast/.git",
+		    "fast", false);
+	assert_int_equal(WT_ALIVE, state_of(repo, WT_MAIN_NAME));
+	assert_int_equal(WT_ALIVE, state_of(repo, "fast-wt"));
+	assert_int_equal(0, wt_lookup(&info, repo, WT_MAIN_NAME, NULL));
+	assert_path("fast", info.path);
+	wt_info_release(&info);
+	wt_free(repo);
+
+	repo = open_ok("fast-wt/sub");
+	assert_repo(repo, "fast-wt", "fast-wt", "fast/.git/worktrees/fast-wt",
+		    "fast/.git", "fast", false);
+	assert_int_equal(WT_ALIVE, state_of(repo, "fast-wt"));
+	wt_free(repo);
+
+	/* what a post-checkout hook in a linked worktree sees */
+	setenv("GIT_DIR", at("fast/.git/worktrees/fast-wt"), 1);
+	repo = open_ok("fast-wt");
+	unsetenv("GIT_DIR");
+	assert_repo(repo, "fast-wt", "fast-wt", "fast/.git/worktrees/fast-wt",
+		    "fast/.git", "fast", false);
+	wt_free(repo);
+
+	repo = open_ok("fast-bare-wt");
+	assert_repo(repo, "fast-bare-wt", "fast-bare-wt",
+		    "fast-bare.git/worktrees/fast-bare-wt", "fast-bare.git",
+		    NULL, true);
+	assert_int_equal(WT_ALIVE, state_of(repo, "fast-bare-wt"));
+	wt_free(repo);
+
+	repo = open_ok("fast-sep-wt");
+	assert_repo(repo, "fast-sep-wt", "fast-sep-wt",
+		    "fast-sep.git/worktrees/fast-sep-wt", "fast-sep.git", NULL,
+		    false);
+	wt_free(repo);
+
+	assert_false(wt_libgit2_started());
+}
+
+static void test_main_from_top(void **state UNUSED)
+{
+	struct wt_repo *repo = open_ok("m");
+
+	assert_repo(repo, WT_MAIN_NAME, "m", "m/.git", "m/.git", "m", false);
+	assert_registry(repo, "m/design/worktrees/ports.json");
+	wt_free(repo);
+}
+
+static void test_main_from_subdirectory_and_cwd(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	enter("m/a/b");
+	repo = open_ok(NULL);
+	leave();
+	assert_repo(repo, WT_MAIN_NAME, "m", "m/.git", "m/.git", "m", false);
+	wt_free(repo);
+	assert_git_says(at("m"), "m/a/b", "rev-parse --show-toplevel");
+}
+
+static void test_linked_from_subdirectory(void **state UNUSED)
+{
+	struct wt_repo *repo = open_ok("l1/x/y");
+
+	assert_repo(repo, "l1", "l1", "m/.git/worktrees/l1", "m/.git", "m",
+		    false);
+	assert_registry(repo, "m/design/worktrees/ports.json");
+	assert_git_says(repo->path, "l1/x/y", "rev-parse --show-toplevel");
+	assert_git_says(repo->gitdir, "l1/x/y", "rev-parse --absolute-git-dir");
+	assert_git_says(repo->commondir, "l1/x/y",
+			"rev-parse --path-format=absolute --git-common-dir");
+	wt_free(repo);
+}
+
+static void test_symlinked_paths_are_canonical(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	sh("ln -s m link-m && ln -s l1 link-l1");
+	repo = open_ok("link-m/a");
+	assert_repo(repo, WT_MAIN_NAME, "m", "m/.git", "m/.git", "m", false);
+	wt_free(repo);
+	repo = open_ok("link-l1/x");
+	assert_repo(repo, "l1", "l1", "m/.git/worktrees/l1", "m/.git", "m",
+		    false);
+	wt_free(repo);
+}
+
+static void test_not_a_repository(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = (struct wt_repo *)&err;
+
+	sh("mkdir -p plain/deep");
+	assert_int_equal(ERR_NOREPO, wt_open(&repo, at("plain/deep"), &err));
+	assert_null(repo);
+	assert_int_equal(ERR_NOREPO, err.code);
+	assert_string_equal("not a git repository (or any parent up to '/')",
+			    err.msg);
+	assert_string_equal(
+		"run the command inside a worktree, or use -C <path>",
+		err.hint);
+}
+
+static void test_missing_directory(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+
+	assert_int_equal(ERR_FAIL, wt_open(&repo, at("no/such/dir"), &err));
+	assert_null(repo);
+	assert_non_null(strstr(err.msg, "no/such/dir"));
+}
+
+static void test_pruned_worktree_is_no_repository(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+
+	new_repo("pr");
+	sh("git -C pr worktree add -q ../pr-wt && "
+	   "rm -rf pr/.git/worktrees/pr-wt");
+	assert_int_equal(ERR_NOREPO, wt_open(&repo, at("pr-wt"), &err));
+	assert_null(repo);
+	assert_string_equal(at("pr-wt/.git"), err.file);
+	assert_non_null(strstr(err.msg, "not a git repository"));
+	assert_non_null(strstr(err.msg, "pr/.git/worktrees/pr-wt"));
+}
+
+static void test_invalid_gitfile(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+
+	sh("mkdir -p badgit && echo nonsense >badgit/.git");
+	assert_int_equal(ERR_NOREPO, wt_open(&repo, at("badgit"), &err));
+	assert_string_equal("invalid gitfile format", err.msg);
+}
+
+static void test_separate_git_dir(void **state UNUSED)
+{
+	struct wt_list list = WT_LIST_INIT;
+	char expect[PATH_MAX + 16];
+	struct wt_repo *repo;
+
+	sh("git init -q --separate-git-dir=sep.git sepwt && "
+	   "git -C sepwt commit -q --allow-empty -m init");
+	sh("git -C sepwt worktree add -q ../sepl && mkdir -p sepwt/sub");
+
+	/* git itself cannot tell where the main worktree is from 'sepl' */
+	snprintf(expect, sizeof(expect), "worktree %s", at("sep.git"));
+	assert_git_says(expect, "sepl", "worktree list --porcelain");
+
+	repo = open_ok("sepwt/sub");
+	assert_repo(repo, WT_MAIN_NAME, "sepwt", "sep.git", "sep.git", NULL,
+		    false);
+	assert_registry(repo, "sep.git/worktree-ports/ports.json");
+	assert_int_equal(WT_ALIVE, state_of(repo, WT_MAIN_NAME));
+	assert_int_equal(0, wt_list(&list, repo, NULL));
+	assert_int_equal(2, list.nr);
+	assert_string_equal(WT_MAIN_NAME, list.items[0].name);
+	assert_path("sepwt", list.items[0].path);
+	assert_string_equal("sepl", list.items[1].name);
+	assert_path("sepl", list.items[1].path);
+	wt_list_release(&list);
+	wt_free(repo);
+
+	repo = open_ok("sepl");
+	assert_repo(repo, "sepl", "sepl", "sep.git/worktrees/sepl", "sep.git",
+		    NULL, false);
+	assert_registry(repo, "sep.git/worktree-ports/ports.json");
+	assert_int_equal(WT_ALIVE, state_of(repo, "sepl"));
+	wt_free(repo);
+}
+
+static void make_bare(void)
+{
+	static bool made;
+
+	if (made)
+		return;
+	made = true;
+	new_repo("bsrc");
+	sh("git clone -q --bare bsrc bare.git && "
+	   "git -C bare.git worktree add -q ../bw1 && mkdir -p bw1/sub");
+}
+
+static void test_bare_from_linked_worktree(void **state UNUSED)
+{
+	struct wt_list list = WT_LIST_INIT;
+	struct wt_info info = { 0 };
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo;
+
+	make_bare();
+	repo = open_ok("bw1/sub");
+	assert_repo(repo, "bw1", "bw1", "bare.git/worktrees/bw1", "bare.git",
+		    NULL, true);
+	assert_registry(repo, "bare.git/worktree-ports/ports.json");
+	assert_int_equal(WT_GONE, state_of(repo, WT_MAIN_NAME));
+	assert_int_equal(WT_ALIVE, state_of(repo, "bw1"));
+	assert_int_equal(0, wt_list(&list, repo, NULL));
+	assert_int_equal(1, list.nr);
+	assert_string_equal("bw1", list.items[0].name);
+	assert_path("bw1", list.items[0].path);
+	assert_false(list.items[0].is_main);
+	wt_list_release(&list);
+	assert_int_equal(ERR_NOTFOUND,
+			 wt_lookup(&info, repo, WT_MAIN_NAME, &err));
+	wt_info_release(&info);
+	wt_free(repo);
+}
+
+static void test_bare_repository_itself(void **state UNUSED)
+{
+	struct wt_list list = WT_LIST_INIT;
+	struct wt_repo *repo;
+
+	make_bare();
+	repo = open_ok("bare.git");
+	assert_repo(repo, NULL, NULL, "bare.git", "bare.git", NULL, true);
+	assert_registry(repo, "bare.git/worktree-ports/ports.json");
+	assert_int_equal(0, wt_list(&list, repo, NULL));
+	assert_int_equal(1, list.nr);
+	assert_string_equal("bw1", list.items[0].name);
+	wt_list_release(&list);
+	wt_free(repo);
+
+	repo = open_ok("bare.git/refs/heads");
+	assert_repo(repo, NULL, NULL, "bare.git", "bare.git", NULL, true);
+	wt_free(repo);
+}
+
+static void test_state_removed_worktree_is_gone(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	new_repo("st");
+	sh("git -C st worktree add -q ../st-rm");
+	repo = open_ok("st");
+	assert_int_equal(WT_ALIVE, state_of(repo, WT_MAIN_NAME));
+	assert_int_equal(WT_ALIVE, state_of(repo, "st-rm"));
+	sh("git -C st worktree remove st-rm");
+	assert_int_equal(WT_GONE, state_of(repo, "st-rm"));
+	assert_int_equal(WT_GONE, state_of(repo, "never-existed"));
+	wt_free(repo);
+}
+
+static void test_state_deleted_folder_is_gone(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	new_repo("sd");
+	sh("git -C sd worktree add -q ../sd-del && rm -rf sd-del");
+	repo = open_ok("sd");
+	assert_int_equal(WT_GONE, state_of(repo, "sd-del"));
+	sh("git -C sd worktree prune");
+	assert_int_equal(WT_GONE, state_of(repo, "sd-del"));
+	wt_free(repo);
+}
+
+static void test_state_locked_worktree_keeps(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	new_repo("sl");
+	sh("git -C sl worktree add -q --lock ../sl-lock");
+	repo = open_ok("sl");
+	assert_int_equal(WT_LOCKED, state_of(repo, "sl-lock"));
+	sh("rm -rf sl-lock");
+	assert_int_equal(WT_LOCKED, state_of(repo, "sl-lock"));
+	sh("git -C sl worktree prune");
+	assert_int_equal(WT_LOCKED, state_of(repo, "sl-lock"));
+	sh("git -C sl worktree unlock sl-lock");
+	assert_int_equal(WT_GONE, state_of(repo, "sl-lock"));
+	wt_free(repo);
+}
+
+static void test_state_rejects_names_that_climb(void **state UNUSED)
+{
+	static const char *bad[] = { "", ".", "..", "a/b", "../m", "/" };
+	struct wt_repo *repo = open_ok("m");
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct error err = ERROR_INIT;
+		enum wt_state st = WT_ALIVE;
+
+		assert_int_equal(ERR_NOTFOUND,
+				 wt_state(&st, repo, bad[i], &err));
+		assert_int_equal(ERR_NOTFOUND, err.code);
+	}
+	wt_free(repo);
+}
+
+static void test_list_all_worktrees(void **state UNUSED)
+{
+	struct wt_list list = WT_LIST_INIT;
+	struct wt_repo *repo;
+
+	new_repo("ls");
+	sh("git -C ls worktree add -q ../ls-b && "
+	   "git -C ls worktree add -q ../ls-a");
+	sh("git -C ls worktree add -q --lock ../ls-c && "
+	   "git -C ls worktree add -q ../ls-d && rm -rf ls-d");
+	repo = open_ok("ls-a");
+	assert_int_equal(0, wt_list(&list, repo, NULL));
+	assert_int_equal(5, list.nr);
+
+	assert_string_equal(WT_MAIN_NAME, list.items[0].name);
+	assert_path("ls", list.items[0].path);
+	assert_true(list.items[0].is_main);
+	assert_true(list.items[0].valid);
+
+	assert_string_equal("ls-a", list.items[1].name);
+	assert_path("ls-a", list.items[1].path);
+	assert_false(list.items[1].is_main);
+	assert_false(list.items[1].locked);
+	assert_true(list.items[1].valid);
+
+	assert_string_equal("ls-b", list.items[2].name);
+	assert_path("ls-b", list.items[2].path);
+
+	assert_string_equal("ls-c", list.items[3].name);
+	assert_true(list.items[3].locked);
+	assert_true(list.items[3].valid);
+
+	assert_string_equal("ls-d", list.items[4].name);
+	assert_path("ls-d", list.items[4].path);
+	assert_false(list.items[4].valid);
+	wt_list_release(&list);
+	wt_list_release(&list);
+	wt_free(repo);
+}
+
+static void test_lookup(void **state UNUSED)
+{
+	struct wt_info info = { 0 };
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = open_ok("l1");
+
+	assert_int_equal(0, wt_lookup(&info, repo, WT_MAIN_NAME, NULL));
+	assert_string_equal(WT_MAIN_NAME, info.name);
+	assert_path("m", info.path);
+	assert_true(info.is_main);
+	wt_info_release(&info);
+
+	assert_int_equal(0, wt_lookup(&info, repo, "l1", NULL));
+	assert_string_equal("l1", info.name);
+	assert_path("l1", info.path);
+	assert_false(info.is_main);
+	assert_true(info.valid);
+	wt_info_release(&info);
+
+	assert_int_equal(ERR_NOTFOUND, wt_lookup(&info, repo, "nope", &err));
+	assert_string_equal("no worktree 'nope'", err.msg);
+	assert_string_equal("see 'git worktree list'", err.hint);
+	wt_info_release(&info);
+
+	error_clear(&err);
+	assert_int_equal(ERR_NOTFOUND, wt_lookup(&info, repo, "..", &err));
+	wt_free(repo);
+}
+
+static void test_git_dir_and_work_tree(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	setenv("GIT_DIR", at("m/.git"), 1);
+	setenv("GIT_WORK_TREE", at("m"), 1);
+	repo = open_ok("plain");
+	assert_repo(repo, WT_MAIN_NAME, "m", "m/.git", "m/.git", "m", false);
+	wt_free(repo);
+
+	/* relative values are taken from the current directory */
+	enter("");
+	setenv("GIT_DIR", "m/.git/worktrees/l1", 1);
+	setenv("GIT_WORK_TREE", "l1", 1);
+	repo = open_ok(NULL);
+	leave();
+	unsetenv("GIT_DIR");
+	unsetenv("GIT_WORK_TREE");
+	assert_repo(repo, "l1", "l1", "m/.git/worktrees/l1", "m/.git", "m",
+		    false);
+	wt_free(repo);
+}
+
+static void test_git_dir_alone(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+
+	/* the search from the directory finds the same git dir */
+	setenv("GIT_DIR", at("m/.git/worktrees/l1"), 1);
+	repo = open_ok("l1/x");
+	assert_repo(repo, "l1", "l1", "m/.git/worktrees/l1", "m/.git", "m",
+		    false);
+	wt_free(repo);
+
+	/* it does not: libgit2 applies $GIT_DIR */
+	setenv("GIT_DIR", at("m/.git"), 1);
+	repo = open_ok("plain");
+	assert_repo(repo, WT_MAIN_NAME, "m", "m/.git", "m/.git", "m", false);
+	wt_free(repo);
+
+	setenv("GIT_DIR", at("no-such.git"), 1);
+	assert_int_equal(ERR_NOREPO, wt_open(&repo, at("plain"), &err));
+	assert_null(repo);
+	unsetenv("GIT_DIR");
+}
+
+/* Apply the environment a hook saw, open, and put ours back. */
+static struct wt_repo *open_as_hook(const char *cwd, char *env)
+{
+	char *names[64];
+	char *old[64];
+	size_t nr = 0, i;
+	char *line, *next, *eq;
+	struct wt_repo *repo;
+
+	for (line = env; *line; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		eq = strchr(line, '=');
+		assert_non_null(eq);
+		*eq = '\0';
+		assert_true(nr < ARRAY_SIZE(names));
+		names[nr] = line;
+		old[nr++] = xstrdup_or_null(getenv(line));
+		setenv(line, eq + 1, 1);
+	}
+	assert_int_equal(0, chdir(cwd));
+	repo = open_ok(NULL);
+	leave();
+	for (i = 0; i < nr; i++) {
+		if (old[i])
+			setenv(names[i], old[i], 1);
+		else
+			unsetenv(names[i]);
+		free(old[i]);
+	}
+	return repo;
+}
+
+static void test_post_checkout_hook_environment(void **state UNUSED)
+{
+	struct sbuf log = SBUF_INIT;
+	const char *names[] = { "hkw", WT_MAIN_NAME, "hkw" };
+	const char *paths[] = { "hkw", "hk", "hkw" };
+	char *p, *end, *cwd, *env;
+	size_t n = 0;
+
+	new_repo("hk");
+	sh("printf '%%s\\n' '#!/bin/sh' 'echo \"cwd=$PWD\" >>\"%s\"' "
+	   "'env | grep ^GIT_ >>\"%s\"' 'echo -- >>\"%s\"' "
+	   ">hk/.git/hooks/post-checkout && "
+	   "chmod +x hk/.git/hooks/post-checkout",
+	   at("hook.log"), at("hook.log"), at("hook.log"));
+	/* git worktree add, a checkout in main, one in the linked worktree */
+	sh("git -C hk worktree add -q ../hkw");
+	sh("git -C hk checkout -q -b topic");
+	sh("cd hkw && git checkout -q -b other");
+	assert_int_equal(0, sbuf_read_file(&log, at("hook.log")));
+	/* git sets $GIT_DIR, not $GIT_WORK_TREE, in a linked worktree */
+	assert_non_null(strstr(log.buf, "GIT_DIR="));
+
+	for (p = log.buf; (end = strstr(p, "--\n")); p = end + 3) {
+		struct wt_repo *repo;
+
+		*end = '\0';
+		assert_true(n < ARRAY_SIZE(names));
+		assert_int_equal(0, strncmp(p, "cwd=", 4));
+		cwd = p + 4;
+		env = strchr(cwd, '\n');
+		*env++ = '\0';
+		repo = open_as_hook(cwd, env);
+		assert_string_equal(names[n], repo->name);
+		assert_path(paths[n], repo->path);
+		assert_path("hk", repo->main_path);
+		assert_path("hk/.git", repo->commondir);
+		wt_free(repo);
+		n++;
+	}
+	assert_int_equal(3, n);
+	assert_null(getenv("GIT_DIR"));
+	sbuf_release(&log);
+}
+
+static void test_configs_only_libgit2_reads(void **state UNUSED)
+{
+	struct wt_repo *repo;
+
+	/* an include: the config may say anything */
+	new_repo("inc");
+	sh("printf '[core]\\n\\tbare = false\\n' >inc/.git/extra && "
+	   "git -C inc config include.path extra");
+	repo = open_ok("inc");
+	assert_repo(repo, WT_MAIN_NAME, "inc", "inc/.git", "inc/.git", "inc",
+		    false);
+	wt_free(repo);
+
+	/* core.worktree: the work tree is somewhere else */
+	new_repo("cw");
+	sh("mkdir cwtop && git -C cw config core.worktree '%s'", at("cwtop"));
+	repo = open_ok("cw");
+	assert_repo(repo, WT_MAIN_NAME, "cwtop", "cw/.git", "cw/.git", "cwtop",
+		    false);
+	assert_git_says(repo->path, "cw", "rev-parse --show-toplevel");
+	wt_free(repo);
+	assert_true(wt_libgit2_started());
+}
+
+static void test_release_accepts_empty(void **state UNUSED)
+{
+	struct wt_list list = WT_LIST_INIT;
+	struct wt_info info = { 0 };
+
+	wt_free(NULL);
+	wt_list_release(&list);
+	wt_list_release(NULL);
+	wt_info_release(&info);
+	wt_info_release(NULL);
+	wt_shutdown();
+	wt_shutdown();
+}
+
+static int setup(void **state UNUSED)
+{
+	static const char *unset[] = { "GIT_DIR",
+				       "GIT_WORK_TREE",
+				       "GIT_COMMON_DIR",
+				       "GIT_INDEX_FILE",
+				       "GIT_OBJECT_DIRECTORY",
+				       "GIT_CEILING_DIRECTORIES",
+				       "GIT_NAMESPACE",
+				       "GIT_CONFIG_PARAMETERS",
+				       "GIT_CONFIG_COUNT",
+				       "GIT_CONFIG_GLOBAL",
+				       "GIT_CONFIG_SYSTEM",
+				       "XDG_CONFIG_HOME",
+				       "GIT_PREFIX" };
+	const char *tmp = getenv("TMPDIR");
+	char tmpl[PATH_MAX];
+	size_t i;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/test-wt.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(tmpl) || !realpath(tmpl, root) ||
+	    !getcwd(saved_cwd, sizeof(saved_cwd)))
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(unset); i++)
+		unsetenv(unset[i]);
+	setenv("HOME", root, 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	sh("printf '[user]\\n\\tname = T\\n\\temail = t@example.com\\n"
+	   "[init]\\n\\tdefaultBranch = main\\n' >.gitconfig");
+	new_repo("m");
+	sh("mkdir -p m/a/b plain && git -C m worktree add -q ../l1 && "
+	   "mkdir -p l1/x/y");
+	return 0;
+}
+
+static int teardown(void **state UNUSED)
+{
+	struct sbuf cmd = SBUF_INIT;
+	int rc;
+
+	wt_shutdown();
+	for (rc = 0; rc < (int)ARRAY_SIZE(at_bufs); rc++)
+		free(at_bufs[rc]);
+	if (chdir(saved_cwd) < 0)
+		return -1;
+	sbuf_addf(&cmd, "rm -rf '%s'", root);
+	rc = system(cmd.buf);
+	sbuf_release(&cmd);
+	return rc ? -1 : 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* first: nothing may have started libgit2 before it */
+		cmocka_unit_test(test_fast_layouts_do_not_start_libgit2),
+		cmocka_unit_test(test_main_from_top),
+		cmocka_unit_test(test_main_from_subdirectory_and_cwd),
+		cmocka_unit_test(test_linked_from_subdirectory),
+		cmocka_unit_test(test_symlinked_paths_are_canonical),
+		cmocka_unit_test(test_not_a_repository),
+		cmocka_unit_test(test_missing_directory),
+		cmocka_unit_test(test_pruned_worktree_is_no_repository),
+		cmocka_unit_test(test_invalid_gitfile),
+		cmocka_unit_test(test_separate_git_dir),
+		cmocka_unit_test(test_bare_from_linked_worktree),
+		cmocka_unit_test(test_bare_repository_itself),
+		cmocka_unit_test(test_state_removed_worktree_is_gone),
+		cmocka_unit_test(test_state_deleted_folder_is_gone),
+		cmocka_unit_test(test_state_locked_worktree_keeps),
+		cmocka_unit_test(test_state_rejects_names_that_climb),
+		cmocka_unit_test(test_list_all_worktrees),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_git_dir_and_work_tree),
+		cmocka_unit_test(test_git_dir_alone),
+		cmocka_unit_test(test_post_checkout_hook_environment),
+		cmocka_unit_test(test_configs_only_libgit2_reads),
+		cmocka_unit_test(test_release_accepts_empty),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
