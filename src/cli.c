@@ -3,6 +3,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "error.h"
+#include "wt.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -396,6 +397,7 @@ out:
 		print_error(&err);
 	free(p.dirs);
 	free(p.o.args);
+	wt_shutdown();
 	fflush(stdout);
 	return cli_exit_status(ret);
 }

@@ -152,18 +152,7 @@ static int registry_path(char **out, const struct wt_repo *repo,
 		free(config);
 		return 0;
 	}
-	if (repo->main_path) {
-		struct sbuf p = SBUF_INIT;
-
-		sbuf_addf(&p, "%s/design/worktrees/ports.json",
-			  repo->main_path);
-		*out = sbuf_detach(&p);
-	} else {
-		struct sbuf p = SBUF_INIT;
-
-		sbuf_addf(&p, "%s/worktree-ports/ports.json", repo->commondir);
-		*out = sbuf_detach(&p);
-	}
+	*out = wt_default_registry(repo);
 	return 0;
 }
 

@@ -85,7 +85,9 @@ int wt_config_get(char **out, const struct wt_repo *repo, const char *key,
 	*out = NULL;
 	if (!may_be_set(repo, section))
 		goto out;
-	git_libgit2_init();
+	ret = wt_libgit2_start(err);
+	if (ret < 0)
+		goto out;
 	if (git_repository_open(&r, repo->gitdir) < 0 ||
 	    git_repository_config_snapshot(&cfg, r) < 0) {
 		const git_error *e = git_error_last();
