@@ -108,6 +108,31 @@ int session_target(struct target *t, const struct session *s,
 		   const char *worktree, struct error *err);
 void target_release(struct target *t);
 
+/*
+ * Picking new ports: the host lock and what is taken, set up on the first
+ * new allocation of a command and kept for the rest of it.
+ */
+struct taken;
+struct picker {
+	struct lockfile host;
+	struct taken *taken;
+};
+
+#define PICKER_INIT { LOCKFILE_INIT, NULL }
+
+/*
+ * Give worktree 't' a port for 'service' from the range 'range_name'
+ * (NULL: the service's own range, else "default"), or exactly '*want'.
+ * An existing allocation is returned as it is. '*index' is its index in
+ * s->reg; '*fresh' says whether it is new. The caller saves.
+ */
+int session_allocate(struct session *s, struct picker *pk,
+		     const struct target *t, const char *service,
+		     const char *range_name, const char *description,
+		     const uint16_t *want, size_t *index, bool *fresh,
+		     struct error *err);
+void picker_release(struct picker *pk);
+
 /* "PORT_" + the service upper-cased, non-alphanumerics as '_'. */
 void cmd_port_var(struct sbuf *out, const char *service);
 

@@ -154,20 +154,123 @@ static void print_result(const struct cmd_opts *o, const struct allocation *a,
 	}
 }
 
-int cmd_allocate(const struct cmd_opts *o, struct error *err)
+/*
+ * Give 't' a port for 'service' from range 'range_name' (NULL: the
+ * service's own range, else "default"): its existing one, or a new one
+ * picked under the host lock, which 'pk' takes on first need and keeps
+ * until picker_release(). '*index' is the allocation's index.
+ */
+int session_allocate(struct session *s, struct picker *pk,
+		     const struct target *t, const char *service,
+		     const char *range_name, const char *description,
+		     const uint16_t *want, size_t *index, bool *fresh,
+		     struct error *err)
 {
-	struct session s = SESSION_INIT;
-	struct target t = TARGET_INIT;
-	struct lockfile host = LOCKFILE_INIT;
-	struct taken *taken = NULL;
 	struct allocation a = { 0 };
 	const struct range *r;
-	const char *service = o->args[0];
 	char when[32];
 	char *who = NULL;
 	uint16_t port = 0;
 	size_t i;
 	long found;
+	int ret;
+
+	*fresh = false;
+	found = registry_find(s->reg, t->name, service);
+	if (found >= 0) {
+		struct allocation *have = &s->reg->allocs[found];
+
+		if (want && *want != have->port) {
+			ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
+					"'%s' in worktree '%s' has port %u already",
+					service, t->name, have->port);
+			error_hint(err, "release it first to move it to port %u",
+				   *want);
+			return ret;
+		}
+		if (t->path && (!have->path || strcmp(have->path, t->path))) {
+			registry_set_string(&have->path, t->path);
+			s->dirty = true;
+		}
+		*index = (size_t)found;
+		return 0;
+	}
+	r = registry_range_for(s->reg, service, range_name);
+	if (!r) {
+		if (range_name)
+			ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0,
+					NULL, "no range '%s' for service '%s'",
+					range_name, service);
+		else
+			ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0,
+					NULL,
+					"no range '%s' and no 'default' range",
+					service);
+		error_hint(err, "add a range for it to 'ranges' in the registry");
+		return ret;
+	}
+
+	/* a new port: serialize against every registry on this host */
+	if (!pk->taken) {
+		ret = peers_lock(&pk->host, cmd_lock_timeout(), err);
+		if (ret < 0)
+			return ret;
+		pk->taken = xcalloc(1, sizeof(*pk->taken));
+		ret = peers_collect(&pk->taken->peers, s->registry_path, err);
+		if (ret < 0)
+			return ret;
+	}
+	pk->taken->reg = s->reg;
+	memset(&pk->taken->here, 0, sizeof(pk->taken->here));
+	for (i = 0; i < s->reg->nr_allocs; i++)
+		portset_add(&pk->taken->here, s->reg->allocs[i].port);
+	if (want) {
+		ret = check_requested(s, pk->taken, r, *want, err);
+		port = *want;
+	} else {
+		ret = alloc_pick_port(&port, r, t->is_main ? NULL : t->name,
+				      service, is_taken, pk->taken);
+		if (ret == ERR_FULL)
+			full_error(s, r, err);
+	}
+	cmd_timing("pick");
+	if (ret < 0)
+		return ret;
+
+	now_iso8601(when, sizeof(when));
+	who = who_am_i();
+	a.port = port;
+	a.worktree = t->name;
+	a.path = t->path;
+	a.service = (char *)service;
+	a.range = strcmp(r->name, service) ? r->name : NULL;
+	a.allocated_at = when;
+	a.allocated_by = who;
+	a.description = (char *)description;
+	a.process_id = ALLOCATION_NO_PID;
+	a.health_status = "unknown";
+	*index = registry_add(s->reg, &a);
+	s->dirty = true;
+	*fresh = true;
+	free(who);
+	return 0;
+}
+
+void picker_release(struct picker *pk)
+{
+	lockfile_unlock(&pk->host);
+	free(pk->taken);
+	pk->taken = NULL;
+}
+
+int cmd_allocate(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct target t = TARGET_INIT;
+	struct picker pk = PICKER_INIT;
+	const char *service = o->args[0];
+	size_t i = 0;
+	bool fresh;
 	int ret;
 
 	if (!alloc_valid_name(service)) {
@@ -182,81 +285,18 @@ int cmd_allocate(const struct cmd_opts *o, struct error *err)
 	ret = session_target(&t, &s, o->worktree, err);
 	if (ret < 0)
 		goto out;
-	r = registry_range_for(s.reg, service, NULL);
-	found = registry_find(s.reg, t.name, service);
-	if (found >= 0) {
-		struct allocation *have = &s.reg->allocs[found];
-
-		if (o->has_port && o->port != have->port) {
-			ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
-					"'%s' in worktree '%s' has port %u already",
-					service, t.name, have->port);
-			error_hint(err, "release it first to move it to port %u",
-				   o->port);
-			goto out;
-		}
-		if (t.path && (!have->path || strcmp(have->path, t.path))) {
-			registry_set_string(&have->path, t.path);
-			s.dirty = true;
-		}
-		r = registry_range_for(s.reg, have->service, have->range);
-		ret = session_finish(&s, err);
-		if (!ret)
-			print_result(o, have, r, false);
-		goto out;
-	}
-	if (!r) {
-		ret = error_set(err, ERR_NOTFOUND, s.registry_path, 0, NULL,
-				"no range '%s' and no 'default' range", service);
-		error_hint(err, "add a range for it to 'ranges' in the registry");
-		goto out;
-	}
-
-	/* a new port: serialize against every registry on this host */
-	ret = peers_lock(&host, cmd_lock_timeout(), err);
+	ret = session_allocate(&s, &pk, &t, service, NULL, o->description,
+			       o->has_port ? &o->port : NULL, &i, &fresh, err);
 	if (ret < 0)
 		goto out;
-	taken = xcalloc(1, sizeof(*taken));
-	taken->reg = s.reg;
-	for (i = 0; i < s.reg->nr_allocs; i++)
-		portset_add(&taken->here, s.reg->allocs[i].port);
-	ret = peers_collect(&taken->peers, s.registry_path, err);
-	if (ret < 0)
-		goto out;
-	if (o->has_port) {
-		ret = check_requested(&s, taken, r, o->port, err);
-		port = o->port;
-	} else {
-		ret = alloc_pick_port(&port, r, t.is_main ? NULL : t.name,
-				      service, is_taken, taken);
-		if (ret == ERR_FULL)
-			full_error(&s, r, err);
-	}
-	cmd_timing("pick");
-	if (ret < 0)
-		goto out;
-
-	now_iso8601(when, sizeof(when));
-	who = who_am_i();
-	a.port = port;
-	a.worktree = t.name;
-	a.path = t.path;
-	a.service = (char *)service;
-	a.range = strcmp(r->name, service) ? r->name : NULL;
-	a.allocated_at = when;
-	a.allocated_by = who;
-	a.description = (char *)o->description;
-	a.process_id = ALLOCATION_NO_PID;
-	a.health_status = "unknown";
-	i = registry_add(s.reg, &a);
-	s.dirty = true;
 	ret = session_finish(&s, err);
 	if (!ret)
-		print_result(o, &s.reg->allocs[i], r, true);
+		print_result(o, &s.reg->allocs[i],
+			     registry_range_for(s.reg, s.reg->allocs[i].service,
+						s.reg->allocs[i].range),
+			     fresh);
 out:
-	lockfile_unlock(&host);
-	free(taken);
-	free(who);
+	picker_release(&pk);
 	target_release(&t);
 	session_release(&s);
 	cmd_timing("total");
