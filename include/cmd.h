@@ -42,6 +42,7 @@ int cmd_release(const struct cmd_opts *o, struct error *err);
 int cmd_status(const struct cmd_opts *o, struct error *err);
 int cmd_prune(const struct cmd_opts *o, struct error *err);
 int cmd_env(const struct cmd_opts *o, struct error *err);
+int cmd_remove(const struct cmd_opts *o, struct error *err);
 
 /*
  * The state every command works on: the repository, the registry path,

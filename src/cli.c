@@ -81,6 +81,13 @@ static const struct command commands[] = {
 	  "\n"
 	  "Print this worktree's variables, e.g. for\n"
 	  "    eval \"$(git worktree-ports env --format sh)\"\n" },
+	{ "remove", cmd_remove, OPT_FORCE, 1, 1,
+	  "git worktree-ports remove <worktree> [--force]\n"
+	  "\n"
+	  "Remove a worktree through 'git worktree remove' (git's own checks apply)\n"
+	  "and release its ports. <worktree> is its git name or its folder.\n"
+	  "\n"
+	  "    --force   passed to git: remove it even with changes\n" },
 };
 
 static const char main_usage[] =
@@ -94,6 +101,7 @@ static const char main_usage[] =
 	"    status     show allocations and free ports\n"
 	"    prune      release the ports of removed worktrees\n"
 	"    env        print this worktree's port variables\n"
+	"    remove     remove a worktree and release its ports\n"
 	"\n"
 	"Global options:\n"
 	"    -C <path>          run as if started in <path>\n"

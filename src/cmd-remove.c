@@ -1,0 +1,155 @@
+#include "common.h"
+#include "cmd.h"
+#include "error.h"
+#include "jsonw.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "wt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The worktree named by 'arg': its git name, or a path to its folder. */
+static int resolve(struct wt_info *out, const struct wt_repo *repo,
+		   const char *arg, struct error *err)
+{
+	struct wt_list list = WT_LIST_INIT;
+	char real[PATH_MAX];
+	size_t i;
+	int ret;
+
+	if (!strchr(arg, '/') && !wt_lookup(out, repo, arg, NULL))
+		return 0;
+	if (!realpath(arg, real))
+		goto unknown;
+	ret = wt_list(&list, repo, err);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < list.nr; i++) {
+		if (!list.items[i].path || strcmp(list.items[i].path, real))
+			continue;
+		ret = wt_lookup(out, repo, list.items[i].name, err);
+		wt_list_release(&list);
+		return ret;
+	}
+	wt_list_release(&list);
+unknown:
+	ret = error_set(err, ERR_NOTFOUND, NULL, 0, NULL,
+			"'%s' is not a worktree of this repository", arg);
+	error_hint(err, "name it by its git name or its folder; see 'git worktree list'");
+	return ret;
+}
+
+/* Run 'git worktree remove [--force] PATH'; git prints its own errors. */
+static int git_worktree_remove(const char *path, bool force, struct error *err)
+{
+	const char *argv[6];
+	int n = 0, status;
+	pid_t pid;
+
+	argv[n++] = "git";
+	argv[n++] = "worktree";
+	argv[n++] = "remove";
+	if (force)
+		argv[n++] = "--force";
+	argv[n++] = path;
+	argv[n] = NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return error_errno(err, NULL, "cannot start git");
+	if (!pid) {
+		execvp("git", (char *const *)argv);
+		fprintf(stderr, "error: cannot run git: %s\n", strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return error_errno(err, NULL, "cannot wait for git");
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return 0;
+	error_set(err, ERR_FAIL, NULL, 0, NULL,
+		  "'git worktree remove' refused to remove '%s'; its ports are kept",
+		  path);
+	if (!force)
+		error_hint(err, "see git's message above; --force removes a worktree with changes");
+	return ERR_FAIL;
+}
+
+int cmd_remove(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct wt_info wt = { 0 };
+	struct released_list done = RELEASED_LIST_INIT;
+	struct jsonw w = JSONW_INIT;
+	size_t i;
+	int ret;
+
+	ret = session_open(&s, o, 0, err);
+	if (ret < 0)
+		goto out;
+	ret = resolve(&wt, s.repo, o->args[0], err);
+	if (ret < 0)
+		goto out;
+	if (wt.is_main) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"the main worktree cannot be removed");
+		goto out;
+	}
+	if (!wt.path) {
+		ret = error_set(err, ERR_NOTFOUND, NULL, 0, NULL,
+				"git does not know where worktree '%s' is",
+				wt.name);
+		error_hint(err, "'git worktree prune' drops it; its ports go with it");
+		goto out;
+	}
+	ret = git_worktree_remove(wt.path, o->force, err);
+	if (ret < 0)
+		goto out;
+	for (i = s.reg->nr_allocs; i-- > 0;) {
+		const struct allocation *a = &s.reg->allocs[i];
+		struct released *r;
+
+		if (strcmp(a->worktree, wt.name))
+			continue;
+		ALLOC_GROW(done.items, done.nr + 1, done.alloc);
+		r = &done.items[done.nr++];
+		r->port = a->port;
+		r->service = xstrdup(a->service);
+		r->worktree = xstrdup(a->worktree);
+		registry_remove(s.reg, i);
+		s.dirty = true;
+	}
+	ret = session_finish(&s, err);
+	if (ret < 0)
+		goto out;
+	if (o->json) {
+		jsonw_object_begin(&w, NULL);
+		jsonw_string(&w, "worktree", wt.name);
+		jsonw_string(&w, "path", wt.path);
+		jsonw_array_begin(&w, "released");
+		for (i = 0; i < done.nr; i++) {
+			jsonw_object_begin(&w, NULL);
+			jsonw_int(&w, "port", done.items[i].port);
+			jsonw_string(&w, "service", done.items[i].service);
+			jsonw_object_end(&w);
+		}
+		jsonw_array_end(&w);
+		jsonw_object_end(&w);
+		fputs(w.out.buf, stdout);
+	} else if (!o->quiet) {
+		for (i = 0; i < done.nr; i++)
+			printf("released port %u ('%s')\n", done.items[i].port,
+			       done.items[i].service);
+		printf("removed worktree '%s' (%s)\n", wt.name, wt.path);
+	}
+out:
+	jsonw_release(&w);
+	released_list_release(&done);
+	wt_info_release(&wt);
+	session_release(&s);
+	return ret;
+}
