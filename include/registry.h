@@ -83,13 +83,24 @@ int registry_parse(struct registry **out, const char *text, size_t len,
  */
 void registry_new_default(struct registry **out, const char *path);
 
-/* The whole file as it would be saved, with a final newline. */
+/*
+ * Append to 'out' the whole file as it would be saved (with the metadata
+ * as it stands), with a final newline. Known keys come first, in a fixed
+ * order (an allocation's: port, worktree, path, service, range if set,
+ * allocated_at, allocated_by, description, process_id, health_status),
+ * then the unknown ones in the order they were read.
+ */
 void registry_serialize(const struct registry *reg, struct sbuf *out);
 
 /*
  * Write the registry back to reg->path atomically, with metadata
  * "last_updated" set to now and "total_allocations" to the count. The
  * caller holds the lock (LOCKFILE_HELD).
+ *
+ * A registry that would not load back is not written: ERR_CORRUPT, naming
+ * the field, for the checks registry_load() makes and for strings that
+ * are not UTF-8. A port allocated twice is written (the commands that
+ * load with REGISTRY_ALLOW_DUPLICATES remove them one at a time).
  */
 int registry_save(struct registry *reg, struct error *err);
 
@@ -128,7 +139,8 @@ const struct range *registry_reserved_at(const struct registry *reg,
 
 /*
  * Append a copy of 'a' (strings duplicated, 'extra' ignored) and return
- * its index.
+ * its index. 'worktree' and 'service' must be set; a NULL 'health_status'
+ * becomes "unknown". Nothing is checked until registry_save().
  */
 size_t registry_add(struct registry *reg, const struct allocation *a);
 
