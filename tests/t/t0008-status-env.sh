@@ -1,0 +1,257 @@
+#!/bin/bash
+test_description='status, env, and the command line itself'
+. "$(dirname "$0")/../lib.sh"
+
+R=design/worktrees/ports.json
+
+# status_repo REPO BASE: REPO with ranges web BASE..BASE+9 and api
+# BASE+10..BASE+19, the main worktree holding both, and a linked worktree
+# REPO-wt holding a port for web (in the file REPO.wtport).
+status_repo() {
+	new_repo "$1" &&
+	set_ranges "$1" "web:$2-$(($2 + 9))" "api:$(($2 + 10))-$(($2 + 19))" &&
+	git -C "$1" worktree add -q "../$1-wt" &&
+	git -C "$1" worktree-ports allocate web -q &&
+	git -C "$1" worktree-ports allocate api -q &&
+	git -C "$1-wt" worktree-ports allocate web -q >"$1.wtport"
+}
+
+# env_repo REPO BASE: REPO whose main worktree holds BASE for web and
+# BASE+10 for my-db.
+env_repo() {
+	new_repo "$1" &&
+	set_ranges "$1" "web:$2-$(($2 + 9))" "my-db:$(($2 + 10))-$(($2 + 19))" &&
+	git -C "$1" worktree-ports allocate web -q &&
+	git -C "$1" worktree-ports allocate my-db -q
+}
+
+# help_ok COMMAND: 'git worktree-ports COMMAND -h' exits 0 and prints a
+# usage that names the command on stdout.
+help_ok() {
+	git worktree-ports "$1" -h >"help-$1" &&
+	grep -i "^usage:.*worktree-ports $1" "help-$1"
+}
+
+test_expect_success 'status shows the allocations of this worktree' '
+	status_repo r1 42300 &&
+	git -C r1 worktree-ports status >out &&
+	grep -w 42300 out &&
+	grep -w 42310 out &&
+	grep -w web out &&
+	grep -w api out &&
+	! grep -w "$(cat r1.wtport)" out &&
+	! grep r1-wt out
+'
+
+test_expect_success 'status of a linked worktree shows only its own' '
+	status_repo r1b 42320 &&
+	git -C r1b-wt worktree-ports status >out &&
+	grep -w "$(cat r1b.wtport)" out &&
+	! grep -w 42320 out &&
+	! grep -w 42330 out
+'
+
+test_expect_success 'status --json shows this worktree and no ranges' '
+	status_repo r2 42340 &&
+	git -C r2 worktree-ports status --json >out &&
+	cat >expect <<-EOF &&
+	$(cd r2 && pwd -P)/$R
+	.main
+	2
+	0
+	42340
+	42350
+	EOF
+	for k in registry worktree allocations.# \
+		"allocations[worktree=r2-wt].#" \
+		"allocations[service=web].port" "allocations[service=api].port"
+	do
+		json_get out "$k" || echo "no $k"
+	done >actual &&
+	test_cmp expect actual &&
+	! json_get out ranges
+'
+
+test_expect_success 'status --worktree shows that worktree' '
+	status_repo r3 42360 &&
+	git -C r3 worktree-ports status --worktree r3-wt --json >out &&
+	echo 1 >expect &&
+	json_get out allocations.# >actual &&
+	test_cmp expect actual &&
+	json_get out "allocations[worktree=r3-wt].port" >actual &&
+	test_cmp r3.wtport actual
+'
+
+test_expect_success 'status --worktree of no such worktree exits 7' '
+	status_repo r3b 42380 &&
+	test_expect_code 7 git -C r3b worktree-ports status --worktree nosuch 2>err &&
+	grep nosuch err
+'
+
+test_expect_success 'status --all shows every worktree, range and free ports' '
+	status_repo r4 42400 &&
+	git -C r4 worktree-ports status --all >out &&
+	grep -w 42400 out &&
+	grep -w 42410 out &&
+	grep -w "$(cat r4.wtport)" out &&
+	grep -w "r4-wt" out &&
+	grep -w ".main" out &&
+	grep -w web out &&
+	grep -w api out &&
+	grep -i free out
+'
+
+test_expect_success 'status --all --json has the documented keys and counts' '
+	status_repo r5 42420 &&
+	git -C r5 worktree-ports status --all --json >out &&
+	python3 - out "$(cd r5 && pwd -P)/$R" <<-\EOF
+	import json, sys
+	j = json.load(open(sys.argv[1]))
+	bad = []
+	def need(obj, keys, where):
+	    for k in keys:
+	        if k not in obj:
+	            bad.append("%s: no %r" % (where, k))
+	need(j, ["registry", "worktree", "allocations", "ranges"], "top")
+	if j.get("registry") != sys.argv[2]:
+	    bad.append("registry is %r" % j.get("registry"))
+	if j.get("worktree") != ".main":
+	    bad.append("worktree is %r" % j.get("worktree"))
+	allocs = j.get("allocations", [])
+	if sorted(a.get("worktree") for a in allocs) != [".main", ".main", "r5-wt"]:
+	    bad.append("allocations: %r" % allocs)
+	for i, a in enumerate(allocs):
+	    need(a, ["port", "worktree", "path", "service", "range",
+	             "description", "allocated_at", "allocated_by",
+	             "process_id", "health_status"], "allocations[%d]" % i)
+	ranges = j.get("ranges", [])
+	if sorted(r.get("name") for r in ranges) != ["api", "web"]:
+	    bad.append("ranges: %r" % ranges)
+	for r in ranges:
+	    where = "range %s" % r.get("name")
+	    need(r, ["name", "start", "end", "description", "size",
+	             "allocated", "free", "free_ports"], where)
+	    if bad:
+	        break
+	    mine = {a["port"] for a in allocs if a["range"] == r["name"]}
+	    free = set()
+	    for a, b in r["free_ports"]:
+	        free |= set(range(a, b + 1))
+	    span = set(range(r["start"], r["end"] + 1))
+	    if r["size"] != len(span):
+	        bad.append("%s: size %d" % (where, r["size"]))
+	    if r["allocated"] != len(mine):
+	        bad.append("%s: allocated %d, not %d" % (where, r["allocated"],
+	                                                 len(mine)))
+	    if r["allocated"] + r["free"] != r["size"]:
+	        bad.append("%s: allocated + free != size" % where)
+	    if free != span - mine or r["free"] != len(free):
+	        bad.append("%s: free_ports %r" % (where, r["free_ports"]))
+	for b in bad:
+	    print(b)
+	sys.exit(1 if bad else 0)
+	EOF
+'
+
+test_expect_success 'env --format dotenv prints PORT_ lines' '
+	env_repo r6 42440 &&
+	git -C r6 worktree-ports env --format dotenv >out &&
+	printf "PORT_MY_DB=42450\nPORT_WEB=42440\n" >expect &&
+	sort out >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'env prints dotenv by default' '
+	env_repo r6b 42460 &&
+	git -C r6b worktree-ports env >out &&
+	printf "PORT_MY_DB=42470\nPORT_WEB=42460\n" >expect &&
+	sort out >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'env --format sh can be evaluated by a shell' '
+	env_repo r7 42480 &&
+	unset PORT_WEB PORT_MY_DB &&
+	git -C r7 worktree-ports env --format sh >out &&
+	eval "$(cat out)" &&
+	test "$PORT_WEB" = 42480 &&
+	test "$PORT_MY_DB" = 42490 &&
+	env >environ &&
+	grep -x PORT_WEB=42480 environ &&
+	grep -x "export PORT_WEB=${SQ}42480${SQ}" out
+'
+
+test_expect_success 'env --format json maps names to strings' '
+	env_repo r8 42500 &&
+	git -C r8 worktree-ports env --format json >out &&
+	cat >expect <<-\EOF &&
+	PORT_MY_DB
+	PORT_WEB
+	42500
+	string
+	42510
+	EOF
+	for k in @keys PORT_WEB PORT_WEB.@type PORT_MY_DB
+	do
+		json_get out $k || echo "no $k"
+	done >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'env with an unknown format exits 2' '
+	env_repo r9 42520 &&
+	test_expect_code 2 git -C r9 worktree-ports env --format yaml 2>err &&
+	grep yaml err
+'
+
+test_expect_success '-h on every command exits 0 and prints its usage' '
+	help_ok init &&
+	help_ok allocate &&
+	help_ok release &&
+	help_ok status &&
+	help_ok prune &&
+	help_ok env
+'
+
+test_expect_success '-h and --help alone print the usage' '
+	git worktree-ports -h >out &&
+	grep -i "^usage: .*worktree-ports" out &&
+	git-worktree-ports --help >out &&
+	grep -i "^usage: .*worktree-ports" out
+'
+
+test_expect_success 'an unknown command exits 2' '
+	new_repo r10 &&
+	test_expect_code 2 git -C r10 worktree-ports frobnicate 2>err &&
+	grep frobnicate err
+'
+
+test_expect_success 'an unknown option exits 2' '
+	new_repo r11 &&
+	test_expect_code 2 git -C r11 worktree-ports allocate web --frobnicate 2>err &&
+	grep frobnicate err &&
+	test_expect_code 2 git -C r11 worktree-ports status --frobnicate &&
+	test_expect_code 2 git -C r11 worktree-ports --frobnicate status
+'
+
+test_expect_success '--version exits 0 and prints the version' '
+	git worktree-ports --version >out &&
+	grep "worktree-ports.*[0-9]\.[0-9]" out
+'
+
+test_expect_success 'GIT_WORKTREE_PORTS_TIMING=1 times every phase' '
+	new_repo r12 &&
+	set_ranges r12 "web:42540-42549" &&
+	GIT_WORKTREE_PORTS_TIMING=1 git -C r12 worktree-ports allocate web -q >port 2>err &&
+	echo 42540 >expect &&
+	test_cmp expect port &&
+	for phase in discover lock load autorelease pick save total
+	do
+		grep -qx "timing: $phase [0-9][0-9]*" err || echo "no $phase"
+	done >missing &&
+	test_must_be_empty missing &&
+	git -C r12 worktree-ports allocate web -q 2>err &&
+	! grep "^timing:" err
+'
+
+test_done
