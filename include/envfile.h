@@ -18,13 +18,19 @@
  * the "\n" is part of the line). Every byte outside the first such block
  * is kept as it is; a later block is ordinary text to this module.
  *
- * envfile_render() is pure: old text and variables in, new text out. An
- * existing block is replaced where it is. Without one, the block is
- * appended at the end, after a newline if the text is not empty and does
- * not end with one. With no variables the block is removed, its lines
- * only: removing a block that was appended gives back the text it was
- * appended to, except that the newline added before it (to a text with no
- * final newline) stays.
+ * Two layers:
+ *
+ *  - envfile_render() is pure: old text and variables in, new text out.
+ *    An existing block is replaced where it is. Without one, the block is
+ *    appended at the end, after a newline if the text is not empty and does
+ *    not end with one. With no variables the block is removed, its lines
+ *    only: removing a block that was appended gives back the text it was
+ *    appended to, except that the newline added before it (to a text with
+ *    no final newline) stays.
+ *
+ *  - envfile_update() reads a file under a worktree's top directory,
+ *    renders it and replaces it atomically (lockfile_replace()) only when
+ *    the bytes change. It writes only inside the top directory: see there.
  *
  * Values are written bare when made only of [A-Za-z0-9_./:@%+,-], else in
  * single quotes; docs/env-file.md says which readers this was checked
@@ -32,8 +38,13 @@
  * reads the same thing are refused (envfile_valid_name(),
  * envfile_valid_value()); the config module refuses them first, with the
  * line of .worktree-ports.ini, and this module checks again.
+ *
+ * No file lock is taken here: two writers of one file would be two syncs
+ * of one worktree, and the caller holds the registry lock across the
+ * whole sync, which serializes them.
  */
 
+struct error;
 struct sbuf;
 
 /* What a line starting the block starts with. */
@@ -104,5 +115,49 @@ typedef void (*envfile_shadow_fn)(const char *name, int line, void *payload);
 void envfile_find_shadowed(const char *text, size_t len,
 			   const struct envfile_var *vars, size_t nr,
 			   envfile_shadow_fn fn, void *payload);
+
+/*
+ * Write 'vars' into the block of the file 'relpath' under 'top' (see
+ * envfile_render(); 'nr' 0 removes the block). '*changed' says whether the
+ * file was written; it is false on failure.
+ *
+ * 'top' is the worktree's top directory, absolute (it is canonicalized
+ * here again). 'relpath' is relative, '/'-separated; "." components and
+ * repeated slashes are ignored. The file written is always inside 'top':
+ *
+ *  - 'relpath' may not be absolute, hold a ".." component, end in '/', or
+ *    hold a ".git" component (any case): ERR_CONFIG.
+ *  - Every directory on the way must exist (none is created) and resolve,
+ *    symbolic links followed, to 'top' or below it, outside any ".git":
+ *    else ERR_FAIL naming the directory ("directory 'server' does not
+ *    exist", "directory 'server' leads outside the worktree").
+ *  - A final component that is a symbolic link is followed when it
+ *    resolves to a regular file inside 'top' (not under a ".git"): that
+ *    file is replaced and the link stays a link. A link leading outside,
+ *    or to nothing, is ERR_FAIL and nothing is written.
+ *  - A target that exists and is not a regular file (a directory, a FIFO)
+ *    is ERR_FAIL.
+ *
+ * A missing file reads as empty. When the rendered text equals the file's
+ * bytes nothing is written: no temporary file, no rename, the inode and
+ * mtime stay (and a missing file is not created for an empty result).
+ * Otherwise the file is replaced with lockfile_replace(), unique temporary
+ * name: an existing file keeps its mode and owner, a new one gets 0644
+ * less the umask. Replacing by rename also means a file hard-linked
+ * elsewhere is never written through.
+ *
+ * 'shadow', unless NULL, is called (with 'payload') as
+ * envfile_find_shadowed() says, on the new text, whether or not it was
+ * written.
+ *
+ * Errors, with 'err' naming the file as 'top'/'relpath' and nothing
+ * written: ERR_CONFIG for a bad 'relpath' or a name or value
+ * envfile_render() refuses (naming the variable); ERR_CORRUPT for an
+ * unterminated block (with its line); ERR_FAIL for the path rules above
+ * and for I/O.
+ */
+int envfile_update(bool *changed, const char *top, const char *relpath,
+		   const struct envfile_var *vars, size_t nr,
+		   envfile_shadow_fn shadow, void *payload, struct error *err);
 
 #endif

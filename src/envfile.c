@@ -1,9 +1,15 @@
 #include "common.h"
 #include "envfile.h"
 #include "error.h"
+#include "lockfile.h"
 #include "sbuf.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Characters a value may hold without quotes, in every reader. */
 static bool is_bare_char(unsigned char c)
@@ -264,4 +270,355 @@ void envfile_find_shadowed(const char *text, size_t len,
 			if (line_assigns(text, &l, vars[i].name))
 				fn(vars[i].name, nr_line, payload);
 	}
+}
+
+/* Is 'path' 'top' itself or below it? Both canonical. */
+static bool is_inside(const char *top, const char *path)
+{
+	size_t n = strlen(top);
+
+	if (strncmp(path, top, n))
+		return false;
+	if (n == 1) /* top is "/" */
+		return true;
+	return !path[n] || path[n] == '/';
+}
+
+/* Does the '/'-separated 'rel' hold a ".git" component, in any case? */
+static bool has_git_component(const char *rel)
+{
+	const char *p = rel;
+
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 4 && !strncasecmp(p, ".git", 4))
+			return true;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return false;
+}
+
+/* The part of canonical 'path' below canonical 'top' ("" for top). */
+static const char *below(const char *top, const char *path)
+{
+	const char *p = path + strlen(top);
+
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+/* The components of 'relpath' that mean something: no "", no ".". */
+struct components {
+	char **items;
+	size_t nr, alloc;
+};
+
+static void components_release(struct components *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr; i++)
+		free(c->items[i]);
+	free(c->items);
+	c->items = NULL;
+	c->nr = c->alloc = 0;
+}
+
+static int split_relpath(struct components *out, const char *relpath,
+			 const char *file, struct error *err)
+{
+	const char *p = relpath;
+	size_t n;
+
+	if (!*relpath || *relpath == '/')
+		return error_set(err, ERR_CONFIG, file, 0, NULL,
+				 "'%s' is not a path relative to the worktree",
+				 relpath);
+	if (relpath[strlen(relpath) - 1] == '/')
+		return error_set(err, ERR_CONFIG, file, 0, NULL,
+				 "'%s' names a directory, not a file", relpath);
+	while (*p) {
+		n = strcspn(p, "/");
+		if (n == 2 && !memcmp(p, "..", 2))
+			return error_set(err, ERR_CONFIG, file, 0, NULL,
+					 "'%s' leads outside the worktree",
+					 relpath);
+		if (n == 4 && !strncasecmp(p, ".git", 4))
+			return error_set(err, ERR_CONFIG, file, 0, NULL,
+					 "'%s' is inside .git", relpath);
+		if (n && !(n == 1 && *p == '.')) {
+			ALLOC_GROW(out->items, out->nr + 1, out->alloc);
+			out->items[out->nr++] = xstrndup(p, n);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	if (!out->nr)
+		return error_set(err, ERR_CONFIG, file, 0, NULL,
+				 "'%s' names a directory, not a file", relpath);
+	return 0;
+}
+
+/*
+ * The canonical directory holding the target: each directory component
+ * of 'c' (all but the last) must exist and resolve inside 'top_real',
+ * outside .git. The caller frees '*out'.
+ */
+static int resolve_parent(char **out, const char *top_real,
+			  const struct components *c, const char *file,
+			  struct error *err)
+{
+	struct sbuf path = SBUF_INIT, shown = SBUF_INIT;
+	char *real = NULL;
+	struct stat st;
+	size_t i;
+	int ret = 0;
+
+	*out = NULL;
+	sbuf_addstr(&path, top_real);
+	for (i = 0; i + 1 < c->nr; i++) {
+		sbuf_addf(&path, "/%s", c->items[i]);
+		sbuf_addf(&shown, "%s%s", i ? "/" : "", c->items[i]);
+		free(real);
+		real = realpath(path.buf, NULL);
+		if (!real && (errno == ENOENT || errno == ENOTDIR)) {
+			ret = error_set(err, ERR_FAIL, file, 0, NULL,
+					"directory '%s' does not exist",
+					shown.buf);
+			error_hint(
+				err,
+				"create it, or change [env] file in .worktree-ports.ini");
+			goto out;
+		}
+		if (!real) {
+			ret = error_errno(err, file, "cannot resolve '%s'",
+					  shown.buf);
+			goto out;
+		}
+		if (!is_inside(top_real, real)) {
+			ret = error_set(
+				err, ERR_FAIL, file, 0, NULL,
+				"directory '%s' leads outside the worktree",
+				shown.buf);
+			goto out;
+		}
+		if (has_git_component(below(top_real, real))) {
+			ret = error_set(err, ERR_FAIL, file, 0, NULL,
+					"directory '%s' leads into .git",
+					shown.buf);
+			goto out;
+		}
+		if (stat(real, &st) < 0) {
+			ret = error_errno(err, file, "cannot stat '%s'",
+					  shown.buf);
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			ret = error_set(err, ERR_FAIL, file, 0, NULL,
+					"'%s' is not a directory", shown.buf);
+			goto out;
+		}
+	}
+	*out = real ? real : xstrdup(top_real);
+	real = NULL;
+out:
+	free(real);
+	sbuf_release(&path);
+	sbuf_release(&shown);
+	return ret;
+}
+
+/*
+ * The file to read and replace: the target itself, or, when it is a
+ * symbolic link, the regular file inside 'top_real' it resolves to.
+ */
+static int resolve_target(char **out, const char *top_real, const char *parent,
+			  const char *base, const char *rel, const char *file,
+			  struct error *err)
+{
+	struct sbuf path = SBUF_INIT;
+	char *real = NULL;
+	struct stat st;
+	int ret = 0;
+
+	*out = NULL;
+	sbuf_addf(&path, "%s/%s", parent, base);
+	if (lstat(path.buf, &st) < 0) {
+		if (errno != ENOENT) {
+			ret = error_errno(err, file, "cannot stat");
+			goto out;
+		}
+		*out = sbuf_detach(&path);
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		real = realpath(path.buf, NULL);
+		if (!real && errno == ENOENT) {
+			ret = error_set(
+				err, ERR_FAIL, file, 0, NULL,
+				"'%s' is a symbolic link to a file that does not exist",
+				rel);
+			goto out;
+		}
+		if (!real) {
+			ret = error_errno(err, file, "cannot resolve");
+			goto out;
+		}
+		if (!is_inside(top_real, real)) {
+			ret = error_set(
+				err, ERR_FAIL, file, 0, NULL,
+				"'%s' is a symbolic link leading outside the worktree",
+				rel);
+			goto out;
+		}
+		if (has_git_component(below(top_real, real))) {
+			ret = error_set(
+				err, ERR_FAIL, file, 0, NULL,
+				"'%s' is a symbolic link leading into .git",
+				rel);
+			goto out;
+		}
+		if (stat(real, &st) < 0) {
+			ret = error_errno(err, file, "cannot stat");
+			goto out;
+		}
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = error_set(err, ERR_FAIL, file, 0, NULL,
+				"'%s' is not a regular file", rel);
+		goto out;
+	}
+	*out = real ? real : sbuf_detach(&path);
+	real = NULL;
+out:
+	free(real);
+	sbuf_release(&path);
+	return ret;
+}
+
+/*
+ * Read the regular file 'path' into 'text'; a missing one is empty. Opened
+ * without blocking and checked after opening, so a FIFO put in its place
+ * since it was resolved cannot hang the caller.
+ */
+static int read_target(struct sbuf *text, const char *path, const char *rel,
+		       const char *file, struct error *err)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return error_errno(err, file, "cannot open");
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = error_errno(err, file, "cannot stat");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = error_set(err, ERR_FAIL, file, 0, NULL,
+				"'%s' is not a regular file", rel);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		sbuf_grow(text, 8192);
+		n = read(fd, text->buf + text->len,
+			 text->alloc - text->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = error_errno(err, file, "cannot read");
+			goto out;
+		}
+		if (!n)
+			break;
+		sbuf_setlen(text, text->len + (size_t)n);
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+int envfile_update(bool *changed, const char *top, const char *relpath,
+		   const struct envfile_var *vars, size_t nr,
+		   envfile_shadow_fn shadow, void *payload, struct error *err)
+{
+	struct components c = { NULL, 0, 0 };
+	struct sbuf file = SBUF_INIT, old = SBUF_INIT, new = SBUF_INIT;
+	char *top_real = NULL, *parent = NULL, *target = NULL;
+	size_t bad;
+	bool twice;
+	int line, ret;
+
+	*changed = false;
+	sbuf_addf(&file, "%s/%s", top, relpath);
+	bad = first_bad_var(vars, nr, &twice);
+	if (bad < nr) {
+		ret = error_set(
+			err, ERR_CONFIG, file.buf, 0, NULL,
+			twice ? "variable '%s' is given twice"
+			      : "variable '%s' cannot be written to an env file",
+			vars[bad].name ? vars[bad].name : "(null)");
+		goto out;
+	}
+	ret = split_relpath(&c, relpath, file.buf, err);
+	if (ret)
+		goto out;
+	top_real = realpath(top, NULL);
+	if (!top_real) {
+		ret = error_errno(err, top, "cannot resolve the worktree");
+		goto out;
+	}
+	ret = resolve_parent(&parent, top_real, &c, file.buf, err);
+	if (ret)
+		goto out;
+	ret = resolve_target(&target, top_real, parent, c.items[c.nr - 1],
+			     relpath, file.buf, err);
+	if (ret)
+		goto out;
+	ret = read_target(&old, target, relpath, file.buf, err);
+	if (ret)
+		goto out;
+	ret = envfile_render(&new, &line, old.buf, old.len, vars, nr);
+	if (ret == ERR_CORRUPT) {
+		error_set(
+			err, ret, file.buf, line, NULL,
+			"unterminated git-worktree-ports block; remove it by hand");
+		error_hint(
+			err,
+			"delete the generated lines from that line on, or end them with a line '%s'",
+			ENVFILE_END);
+		goto out;
+	}
+	if (ret) {
+		error_set(err, ret, file.buf, 0, NULL,
+			  "cannot render the variables");
+		goto out;
+	}
+	if (shadow)
+		envfile_find_shadowed(new.buf, new.len, vars, nr, shadow,
+				      payload);
+	if (new.len == old.len && !memcmp(new.buf, old.buf, old.len))
+		goto out;
+	ret = lockfile_replace(target, new.buf, new.len, 0644, 0, err);
+	if (!ret)
+		*changed = true;
+out:
+	components_release(&c);
+	sbuf_release(&file);
+	sbuf_release(&old);
+	sbuf_release(&new);
+	free(top_real);
+	free(parent);
+	free(target);
+	return ret;
 }

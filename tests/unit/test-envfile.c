@@ -3,9 +3,14 @@
 #include "error.h"
 #include "sbuf.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #define BEGIN ENVFILE_BEGIN_LINE "\n"
@@ -443,7 +448,525 @@ static void test_find_shadowed(void **state UNUSED)
 	sbuf_release(&seen);
 }
 
+/*
+ * envfile_update() in a fresh directory: 'top' is the worktree, 'outside'
+ * a sibling that must never be written.
+ */
+struct fixture {
+	char root[64];
+	char top[96];
+	char outside[96];
+	mode_t umask;
+};
+
+static void rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d))) {
+			struct sbuf sub = SBUF_INIT;
+
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			sbuf_addf(&sub, "%s/%s", path, e->d_name);
+			rm_rf(sub.buf);
+			sbuf_release(&sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	snprintf(f->root, sizeof(f->root), "/tmp/test-envfile.XXXXXX");
+	if (!mkdtemp(f->root)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->top, sizeof(f->top), "%s/wt", f->root);
+	snprintf(f->outside, sizeof(f->outside), "%s/outside", f->root);
+	if (mkdir(f->top, 0755) < 0 || mkdir(f->outside, 0755) < 0)
+		return -1;
+	f->umask = umask(022);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	umask(f->umask);
+	rm_rf(f->root);
+	free(f);
+	return 0;
+}
+
+/* 'dir'/'name' in a static buffer, for short calls. */
+static const char *at(const char *dir, const char *name)
+{
+	static char buf[4][256];
+	static int next;
+	char *p = buf[next++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir, name);
+	return p;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), fp));
+	assert_int_equal(0, fclose(fp));
+}
+
+static void assert_file_is(const char *path, const char *expect)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	assert_int_equal(0, sbuf_read_file(&sb, path));
+	assert_string_equal(expect, sb.buf);
+	sbuf_release(&sb);
+}
+
+static void assert_missing(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(-1, lstat(path, &st));
+	assert_int_equal(ENOENT, errno);
+}
+
+/* How many entries 'dir' holds, "." and ".." left out. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int update(const char *top, const char *rel,
+		  const struct envfile_var *vars, size_t nr, bool *changed,
+		  struct error *err)
+{
+	return envfile_update(changed, top, rel, vars, nr, NULL, NULL, err);
+}
+
+static void test_update_creates_file(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	bool changed = false;
+
+	assert_int_equal(0, update(f->top, ".env", ports, ARRAY_SIZE(ports),
+				   &changed, NULL));
+	assert_true(changed);
+	assert_file_is(at(f->top, ".env"), BLOCK);
+	assert_int_equal(0, stat(at(f->top, ".env"), &st));
+	assert_int_equal(0644, st.st_mode & 07777);
+	assert_int_equal(1, count_entries(f->top));
+}
+
+static void test_update_new_file_respects_umask(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	bool changed = false;
+
+	umask(077);
+	assert_int_equal(0, update(f->top, ".env", ports, 1, &changed, NULL));
+	assert_int_equal(0, stat(at(f->top, ".env"), &st));
+	assert_int_equal(0600, st.st_mode & 07777);
+}
+
+static void test_update_empty_block_creates_nothing(void **state)
+{
+	struct fixture *f = *state;
+	bool changed = true;
+
+	assert_int_equal(0, update(f->top, ".env", NULL, 0, &changed, NULL));
+	assert_false(changed);
+	assert_missing(at(f->top, ".env"));
+}
+
+static void test_update_keeps_mode_across_updates(void **state)
+{
+	struct fixture *f = *state;
+	const char *env = at(f->top, ".env");
+	struct stat st;
+	bool changed = false;
+
+	write_file(env, AWKWARD);
+	assert_int_equal(0, chmod(env, 0600));
+	assert_int_equal(0, update(f->top, ".env", ports, ARRAY_SIZE(ports),
+				   &changed, NULL));
+	assert_true(changed);
+	assert_file_is(env, AWKWARD BLOCK);
+	assert_int_equal(0, stat(env, &st));
+	assert_int_equal(0600, st.st_mode & 07777);
+
+	assert_int_equal(0, update(f->top, ".env", moved, ARRAY_SIZE(moved),
+				   &changed, NULL));
+	assert_true(changed);
+	assert_file_is(env, AWKWARD MOVED_BLOCK);
+	assert_int_equal(0, stat(env, &st));
+	assert_int_equal(0600, st.st_mode & 07777);
+
+	assert_int_equal(0, update(f->top, ".env", NULL, 0, &changed, NULL));
+	assert_true(changed);
+	assert_file_is(env, AWKWARD);
+	assert_int_equal(0, stat(env, &st));
+	assert_int_equal(0600, st.st_mode & 07777);
+	assert_int_equal(1, count_entries(f->top));
+}
+
+static void test_update_unchanged_does_not_write(void **state)
+{
+	struct fixture *f = *state;
+	const char *env = at(f->top, ".env");
+	struct stat before, after;
+	bool changed = true;
+
+	write_file(env, "A=1\n" BLOCK "B=2\n");
+	/* an mtime in the past, so a rewrite could not keep it by chance */
+	{
+		struct timespec times[2] = { { 1000000000, 0 },
+					     { 1000000000, 0 } };
+
+		assert_int_equal(0, utimensat(AT_FDCWD, env, times, 0));
+	}
+	assert_int_equal(0, stat(env, &before));
+	assert_int_equal(0, update(f->top, ".env", ports, ARRAY_SIZE(ports),
+				   &changed, NULL));
+	assert_false(changed);
+	assert_int_equal(0, stat(env, &after));
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	assert_int_equal(before.st_ctim.tv_sec, after.st_ctim.tv_sec);
+	assert_int_equal(before.st_ctim.tv_nsec, after.st_ctim.tv_nsec);
+	assert_int_equal(1, count_entries(f->top));
+}
+
+static void test_update_keeps_crlf(void **state)
+{
+	struct fixture *f = *state;
+	const char *env = at(f->top, ".env");
+	bool changed = false;
+
+	write_file(env, "A=1\r\nB=2");
+	assert_int_equal(0, update(f->top, ".env", ports, 1, &changed, NULL));
+	assert_file_is(env, "A=1\r\nB=2\r\n" ENVFILE_BEGIN_LINE "\r\n"
+			    "PORT_WEB=8081\r\n" ENVFILE_END "\r\n");
+}
+
+static void test_update_in_subdirectory(void **state)
+{
+	struct fixture *f = *state;
+	bool changed = false;
+
+	assert_int_equal(0, mkdir(at(f->top, "server"), 0755));
+	assert_int_equal(
+		0, update(f->top, "./server//.env", ports, 1, &changed, NULL));
+	assert_true(changed);
+	assert_file_is(at(f->top, "server/.env"), BEGIN "PORT_WEB=8081\n" END);
+}
+
+static void test_update_missing_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(ERR_FAIL, update(f->top, "server/config/.env", ports,
+					  1, &changed, &err));
+	assert_false(changed);
+	assert_string_equal("directory 'server' does not exist", err.msg);
+	assert_string_equal(at(f->top, "server/config/.env"), err.file);
+	assert_int_equal(0, count_entries(f->top));
+
+	error_clear(&err);
+	assert_int_equal(0, mkdir(at(f->top, "server"), 0755));
+	assert_int_equal(ERR_FAIL, update(f->top, "server/config/.env", ports,
+					  1, &changed, &err));
+	assert_string_equal("directory 'server/config' does not exist",
+			    err.msg);
+
+	error_clear(&err);
+	write_file(at(f->top, "file"), "");
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, "file/.env", ports, 1, &changed, &err));
+	assert_non_null(strstr(err.msg, "'file'"));
+}
+
+static void test_update_target_is_a_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(0, mkdir(at(f->top, ".env"), 0755));
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, ".env", ports, 1, &changed, &err));
+	assert_false(changed);
+	assert_string_equal("'.env' is not a regular file", err.msg);
+	assert_int_equal(0, count_entries(at(f->top, ".env")));
+}
+
+static void test_update_target_is_a_fifo(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(0, mkfifo(at(f->top, ".env"), 0644));
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, ".env", ports, 1, &changed, &err));
+	assert_string_equal("'.env' is not a regular file", err.msg);
+}
+
+static void test_update_refuses_symlink_outside(void **state)
+{
+	struct fixture *f = *state;
+	const char *victim = at(f->outside, "victim");
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	write_file(victim, "SECRET=1\n");
+	assert_int_equal(0, symlink(victim, at(f->top, ".env")));
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, ".env", ports, 1, &changed, &err));
+	assert_false(changed);
+	assert_non_null(strstr(err.msg, "outside the worktree"));
+	assert_file_is(victim, "SECRET=1\n");
+	assert_int_equal(1, count_entries(f->outside));
+	assert_int_equal(1, count_entries(f->top));
+
+	/* a relative link climbing out is the same */
+	error_clear(&err);
+	assert_int_equal(0, symlink("../outside/victim", at(f->top, "rel")));
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, "rel", ports, 1, &changed, &err));
+	assert_file_is(victim, "SECRET=1\n");
+}
+
+static void test_update_refuses_dangling_symlink(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(0, symlink(at(f->outside, "new"), at(f->top, ".env")));
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, ".env", ports, 1, &changed, &err));
+	assert_missing(at(f->outside, "new"));
+	assert_int_equal(0, count_entries(f->outside));
+}
+
+static void test_update_follows_symlink_inside(void **state)
+{
+	struct fixture *f = *state;
+	const char *real = at(f->top, "config/dev.env");
+	char buf[64];
+	struct stat st;
+	ssize_t n;
+	bool changed = false;
+
+	assert_int_equal(0, mkdir(at(f->top, "config"), 0755));
+	write_file(real, "A=1\n");
+	assert_int_equal(0, chmod(real, 0640));
+	assert_int_equal(0, symlink("config/dev.env", at(f->top, ".env")));
+	assert_int_equal(0, update(f->top, ".env", ports, 1, &changed, NULL));
+	assert_true(changed);
+	assert_file_is(real, "A=1\n" BEGIN "PORT_WEB=8081\n" END);
+	assert_int_equal(0, lstat(at(f->top, ".env"), &st));
+	assert_true(S_ISLNK(st.st_mode));
+	n = readlink(at(f->top, ".env"), buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal("config/dev.env", buf);
+	assert_int_equal(0, stat(real, &st));
+	assert_int_equal(0640, st.st_mode & 07777);
+	assert_int_equal(2, count_entries(f->top));
+	assert_int_equal(1, count_entries(at(f->top, "config")));
+}
+
+static void test_update_refuses_directory_outside(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(0, symlink(f->outside, at(f->top, "server")));
+	assert_int_equal(ERR_FAIL, update(f->top, "server/.env", ports, 1,
+					  &changed, &err));
+	assert_false(changed);
+	assert_string_equal("directory 'server' leads outside the worktree",
+			    err.msg);
+	assert_int_equal(0, count_entries(f->outside));
+
+	/* even when a later link would lead back in */
+	error_clear(&err);
+	assert_int_equal(0, mkdir(at(f->top, "real"), 0755));
+	assert_int_equal(0,
+			 symlink(at(f->top, "real"), at(f->outside, "back")));
+	assert_int_equal(ERR_FAIL, update(f->top, "server/back/.env", ports, 1,
+					  &changed, &err));
+	assert_string_equal("directory 'server' leads outside the worktree",
+			    err.msg);
+	assert_int_equal(0, count_entries(at(f->top, "real")));
+}
+
+static void test_update_follows_directory_inside(void **state)
+{
+	struct fixture *f = *state;
+	bool changed = false;
+
+	assert_int_equal(0, mkdir(at(f->top, "real"), 0755));
+	assert_int_equal(0, symlink("real", at(f->top, "server")));
+	assert_int_equal(
+		0, update(f->top, "server/.env", ports, 1, &changed, NULL));
+	assert_file_is(at(f->top, "real/.env"), BEGIN "PORT_WEB=8081\n" END);
+}
+
+static void test_update_refuses_git_dir(void **state)
+{
+	struct fixture *f = *state;
+	const char *config = at(f->top, ".git/config");
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(0, mkdir(at(f->top, ".git"), 0755));
+	write_file(config, "[core]\n");
+	assert_int_equal(0, symlink(".git/config", at(f->top, ".env")));
+	assert_int_equal(ERR_FAIL,
+			 update(f->top, ".env", ports, 1, &changed, &err));
+	assert_non_null(strstr(err.msg, ".git"));
+	assert_int_equal(0, symlink(".git", at(f->top, "conf")));
+	error_clear(&err);
+	assert_int_equal(ERR_FAIL, update(f->top, "conf/config", ports, 1,
+					  &changed, &err));
+	assert_string_equal("directory 'conf' leads into .git", err.msg);
+	error_clear(&err);
+	assert_int_equal(ERR_CONFIG, update(f->top, ".GIT/config", ports, 1,
+					    &changed, &err));
+	assert_file_is(config, "[core]\n");
+}
+
+static void test_update_refuses_bad_relpath(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad[] = { "",	   "/etc/passwd", "../outside/x",
+			      "a/../../x", "dir/",	  ".",
+			      "./",	   ".git",	  "a/.Git/b" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct error err = ERROR_INIT;
+		bool changed = true;
+
+		assert_int_equal(ERR_CONFIG, update(f->top, bad[i], ports, 1,
+						    &changed, &err));
+		assert_false(changed);
+		assert_true(err.msg[0] != '\0');
+	}
+	assert_int_equal(0, count_entries(f->top));
+	assert_int_equal(0, count_entries(f->outside));
+}
+
+static void test_update_unterminated_block(void **state)
+{
+	struct fixture *f = *state;
+	const char *env = at(f->top, ".env");
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	write_file(env, "A=1\n" BEGIN "PORT_WEB=1\n");
+	assert_int_equal(ERR_CORRUPT,
+			 update(f->top, ".env", ports, 1, &changed, &err));
+	assert_false(changed);
+	assert_string_equal(env, err.file);
+	assert_int_equal(2, err.line);
+	assert_string_equal(
+		"unterminated git-worktree-ports block; remove it by hand",
+		err.msg);
+	assert_file_is(env, "A=1\n" BEGIN "PORT_WEB=1\n");
+	assert_int_equal(1, count_entries(f->top));
+}
+
+static void test_update_refuses_bad_variable(void **state)
+{
+	struct fixture *f = *state;
+	const struct envfile_var vars[] = { { "A", "1" }, { "EVIL", "$(id)" } };
+	struct error err = ERROR_INIT;
+	bool changed = true;
+
+	assert_int_equal(ERR_CONFIG,
+			 update(f->top, ".env", vars, 2, &changed, &err));
+	assert_non_null(strstr(err.msg, "'EVIL'"));
+	assert_missing(at(f->top, ".env"));
+}
+
+static void test_update_reports_shadowed(void **state)
+{
+	struct fixture *f = *state;
+	struct sbuf seen = SBUF_INIT;
+	bool changed = false;
+
+	write_file(at(f->top, ".env"), "X=1\nPORT_WEB=3000\n");
+	assert_int_equal(0, envfile_update(&changed, f->top, ".env", ports, 2,
+					   record_shadow, &seen, NULL));
+	assert_string_equal("PORT_WEB:2 ", seen.buf);
+	/* again, though nothing changes */
+	assert_int_equal(0, envfile_update(&changed, f->top, ".env", ports, 2,
+					   record_shadow, &seen, NULL));
+	assert_false(changed);
+	assert_string_equal("PORT_WEB:2 PORT_WEB:2 ", seen.buf);
+	sbuf_release(&seen);
+}
+
+static void test_update_non_canonical_top(void **state)
+{
+	struct fixture *f = *state;
+	struct sbuf top = SBUF_INIT;
+	bool changed = false;
+
+	assert_int_equal(0, symlink("wt", at(f->root, "link")));
+	sbuf_addf(&top, "%s/link/", f->root);
+	assert_int_equal(0, mkdir(at(f->top, "server"), 0755));
+	assert_int_equal(0, symlink("../.env", at(f->top, "server/.env")));
+	write_file(at(f->top, ".env"), "");
+	assert_int_equal(
+		0, update(top.buf, "server/.env", ports, 1, &changed, NULL));
+	assert_true(changed);
+	assert_file_is(at(f->top, ".env"), BEGIN "PORT_WEB=8081\n" END);
+	sbuf_release(&top);
+}
+
 #define U(name) cmocka_unit_test(name)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
@@ -477,6 +1000,27 @@ int main(void)
 		U(test_valid_values),
 		U(test_render_refuses_bad_vars),
 		U(test_find_shadowed),
+		T(test_update_creates_file),
+		T(test_update_new_file_respects_umask),
+		T(test_update_empty_block_creates_nothing),
+		T(test_update_keeps_mode_across_updates),
+		T(test_update_unchanged_does_not_write),
+		T(test_update_keeps_crlf),
+		T(test_update_in_subdirectory),
+		T(test_update_missing_directory),
+		T(test_update_target_is_a_directory),
+		T(test_update_target_is_a_fifo),
+		T(test_update_refuses_symlink_outside),
+		T(test_update_refuses_dangling_symlink),
+		T(test_update_follows_symlink_inside),
+		T(test_update_refuses_directory_outside),
+		T(test_update_follows_directory_inside),
+		T(test_update_refuses_git_dir),
+		T(test_update_refuses_bad_relpath),
+		T(test_update_unterminated_block),
+		T(test_update_refuses_bad_variable),
+		T(test_update_reports_shadowed),
+		T(test_update_non_canonical_top),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
