@@ -55,8 +55,8 @@
  * a key, which inih would take as the continuation of that key's value,
  * is an error too.
  *
- * Ownership: a config comes from config_parse() and goes to
- * config_free(), which accepts NULL. Every string and array in it
+ * Ownership: a config comes from config_load() or config_parse() and goes
+ * to config_free(), which accepts NULL. Every string and array in it
  * belongs to the config; treat it as read-only.
  */
 
@@ -120,6 +120,17 @@ struct config {
 	char **warnings;
 	size_t nr_warnings;
 };
+
+/*
+ * Read '<worktree_top>/.worktree-ports.ini'. ERR_NOTFOUND (with no
+ * message worth printing: callers take it as "nothing to do") if there is
+ * none. ERR_CONFIG if it is not a regular file, is a symlink that leads
+ * out of the worktree or nowhere, is larger than CONFIG_MAX_SIZE, holds a
+ * NUL byte, or does not parse (see config_parse()). ERR_FAIL if it cannot
+ * be read. Never blocks on a FIFO.
+ */
+int config_load(struct config **out, const char *worktree_top,
+		struct error *err);
 
 /*
  * Parse and validate 'text', a whole file; 'path' names it in messages

@@ -4,9 +4,13 @@
 #include "error.h"
 #include "sbuf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <ini.h>
 
 /* How much of a user's string a message shows. */
@@ -1152,6 +1156,133 @@ int config_parse(struct config **out, const char *text, const char *path,
 		 struct error *err)
 {
 	return parse(out, text, strlen(text), path, err);
+}
+
+/*
+ * Open the config of 'top' for reading: ERR_NOTFOUND if there is none,
+ * ERR_CONFIG if it is no regular file or is a symlink leading out of
+ * 'top'.
+ */
+static int open_config(int *out, const char *path, const char *top,
+		       struct error *err)
+{
+	char *real_top = NULL, *real = NULL;
+	struct stat st;
+	size_t len;
+	int fd = -1, ret = 0;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return error_set(err, ERR_NOTFOUND, path, 0, NULL,
+					 "no %s in this worktree", CONFIG_FILE);
+		return error_errno(err, path, "cannot read the config");
+	}
+	if (S_ISLNK(st.st_mode)) {
+		real_top = realpath(top, NULL);
+		real = realpath(path, NULL);
+		if (!real_top) {
+			ret = error_errno(err, top,
+					  "cannot resolve the worktree");
+			goto out;
+		}
+		if (!real) {
+			ret = error_set(err, ERR_CONFIG, path, 0, NULL,
+					"a symlink that leads nowhere");
+			goto out;
+		}
+		len = strlen(real_top);
+		if (strncmp(real, real_top, len) ||
+		    (real[len] != '/' && strcmp(real_top, "/"))) {
+			ret = error_set(
+				err, ERR_CONFIG, path, 0, NULL,
+				"a symlink that leads out of the worktree");
+			goto out;
+		}
+	}
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(real ? real : path,
+		  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = error_errno(err, path, "cannot open the config");
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = error_errno(err, path, "cannot read the config");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = error_set(err, ERR_CONFIG, path, 0, NULL,
+				"not a regular file");
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(real_top);
+	free(real);
+	return ret;
+}
+
+/* Read at most CONFIG_MAX_SIZE + 1 bytes of 'fd' into 'sb'. */
+static int read_limited(struct sbuf *sb, int fd)
+{
+	while (sb->len <= CONFIG_MAX_SIZE) {
+		size_t want = CONFIG_MAX_SIZE + 1 - sb->len;
+		ssize_t n;
+
+		sbuf_grow(sb, want);
+		n = read(fd, sb->buf + sb->len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (!n)
+			break;
+		sbuf_setlen(sb, sb->len + n);
+	}
+	return 0;
+}
+
+int config_load(struct config **out, const char *worktree_top,
+		struct error *err)
+{
+	struct sbuf path = SBUF_INIT, text = SBUF_INIT;
+	const char *nul;
+	int fd = -1, ret, line = 1;
+	size_t i;
+
+	*out = NULL;
+	sbuf_addstr(&path, worktree_top);
+	while (path.len > 1 && path.buf[path.len - 1] == '/')
+		sbuf_setlen(&path, path.len - 1);
+	sbuf_addf(&path, "%s%s",
+		  path.len && path.buf[path.len - 1] == '/' ? "" : "/",
+		  CONFIG_FILE);
+	ret = open_config(&fd, path.buf, worktree_top, err);
+	if (ret < 0)
+		goto out;
+	if (read_limited(&text, fd) < 0) {
+		ret = error_errno(err, path.buf, "cannot read the config");
+		goto out;
+	}
+	nul = memchr(text.buf, '\0', text.len);
+	if (nul) {
+		for (i = 0; text.buf + i < nul; i++)
+			if (text.buf[i] == '\n')
+				line++;
+		ret = error_set(err, ERR_CONFIG, path.buf, line, NULL,
+				"a NUL byte");
+		goto out;
+	}
+	ret = parse(out, text.buf, text.len, path.buf, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	sbuf_release(&path);
+	sbuf_release(&text);
+	return ret;
 }
 
 void config_free(struct config *c)

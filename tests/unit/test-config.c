@@ -3,9 +3,14 @@
 #include "error.h"
 #include "sbuf.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #define PATH "wt/.worktree-ports.ini"
@@ -948,6 +953,214 @@ static void test_slug(void **state UNUSED)
 	slug_is("", "");
 }
 
+/* A temporary worktree top, and a directory beside it. */
+struct dirs {
+	char top[64];
+	char outside[80];
+	char file[128];
+};
+
+static void rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d))) {
+			struct sbuf sub = SBUF_INIT;
+
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			sbuf_addf(&sub, "%s/%s", path, e->d_name);
+			rm_rf(sub.buf);
+			sbuf_release(&sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static int setup_dirs(void **state)
+{
+	struct dirs *d = xcalloc(1, sizeof(*d));
+
+	snprintf(d->top, sizeof(d->top), "/tmp/test-config.XXXXXX");
+	if (!mkdtemp(d->top))
+		return -1;
+	snprintf(d->outside, sizeof(d->outside), "%s.out", d->top);
+	if (mkdir(d->outside, 0700) < 0)
+		return -1;
+	snprintf(d->file, sizeof(d->file), "%s/%s", d->top, CONFIG_FILE);
+	*state = d;
+	return 0;
+}
+
+static int teardown_dirs(void **state)
+{
+	struct dirs *d = *state;
+
+	rm_rf(d->top);
+	rm_rf(d->outside);
+	free(d);
+	return 0;
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal((ssize_t)len, write(fd, text, len));
+	close(fd);
+}
+
+static void test_load_missing_file(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = (struct config *)d;
+
+	assert_int_equal(ERR_NOTFOUND, config_load(&c, d->top, &err));
+	assert_null(c);
+}
+
+static void test_load_regular_file(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = NULL;
+	struct sbuf top = SBUF_INIT;
+	const char *text = "[service \"web\"]\nrange = web\nx = 1\n";
+
+	write_file(d->file, text, strlen(text));
+	assert_int_equal(0, config_load(&c, d->top, &err));
+	assert_string_equal(d->file, c->path);
+	assert_string_equal("web", c->services[0].range);
+	assert_int_equal(1, c->nr_warnings);
+	assert_non_null(strstr(c->warnings[0], d->file));
+	config_free(c);
+	/* a final slash on the top does not show in messages */
+	sbuf_addf(&top, "%s/", d->top);
+	assert_int_equal(0, config_load(&c, top.buf, &err));
+	assert_string_equal(d->file, c->path);
+	config_free(c);
+	sbuf_release(&top);
+}
+
+static void test_load_reports_file_and_line(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = NULL;
+	const char *text = "[env]\n\nfile = ../.env\n";
+
+	write_file(d->file, text, strlen(text));
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_string_equal(d->file, err.file);
+	assert_int_equal(3, err.line);
+	assert_string_equal("env.file", err.field);
+}
+
+static void test_load_refuses_symlink_out(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = NULL;
+	struct sbuf target = SBUF_INIT;
+	const char *text = "[service \"web\"]\n";
+
+	sbuf_addf(&target, "%s/config.ini", d->outside);
+	write_file(target.buf, text, strlen(text));
+	assert_int_equal(0, symlink(target.buf, d->file));
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_null(c);
+	assert_non_null(strstr(err.msg, "leads out of the worktree"));
+	/* relative, through "..", to the same file */
+	unlink(d->file);
+	sbuf_reset(&target);
+	sbuf_addf(&target, "../%s/config.ini", strrchr(d->outside, '/') + 1);
+	assert_int_equal(0, symlink(target.buf, d->file));
+	error_clear(&err);
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_non_null(strstr(err.msg, "leads out of the worktree"));
+	/* to a sibling whose name starts with the top's */
+	unlink(d->file);
+	error_clear(&err);
+	assert_int_equal(0, symlink("/etc/passwd", d->file));
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	unlink(d->file);
+	error_clear(&err);
+	assert_int_equal(0, symlink("nowhere", d->file));
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_non_null(strstr(err.msg, "leads nowhere"));
+	sbuf_release(&target);
+}
+
+static void test_load_follows_symlink_inside(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = NULL;
+	struct sbuf path = SBUF_INIT;
+	const char *text = "[service \"api\"]\n";
+
+	sbuf_addf(&path, "%s/conf", d->top);
+	assert_int_equal(0, mkdir(path.buf, 0700));
+	sbuf_addstr(&path, "/ports.ini");
+	write_file(path.buf, text, strlen(text));
+	assert_int_equal(0, symlink("conf/ports.ini", d->file));
+	assert_int_equal(0, config_load(&c, d->top, &err));
+	assert_string_equal("api", c->services[0].name);
+	config_free(c);
+	sbuf_release(&path);
+}
+
+static void test_load_refuses_non_regular_files(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = NULL;
+
+	assert_int_equal(0, mkdir(d->file, 0700));
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_string_equal("not a regular file", err.msg);
+	rmdir(d->file);
+	/* a FIFO: refused at once, without waiting for a writer */
+	assert_int_equal(0, mkfifo(d->file, 0600));
+	error_clear(&err);
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_string_equal("not a regular file", err.msg);
+	assert_null(c);
+}
+
+static void test_load_refuses_nul_and_size(void **state)
+{
+	struct dirs *d = *state;
+	struct error err = ERROR_INIT;
+	struct config *c = NULL;
+	struct sbuf text = SBUF_INIT;
+
+	write_file(d->file, "[env]\n\nfile = .env\0\n[hidden]\n", 28);
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_int_equal(3, err.line);
+	assert_string_equal("a NUL byte", err.msg);
+	while (text.len <= CONFIG_MAX_SIZE)
+		sbuf_addstr(&text, "; padding\n");
+	write_file(d->file, text.buf, text.len);
+	error_clear(&err);
+	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
+	assert_string_equal("larger than 64 KiB", err.msg);
+	sbuf_release(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -989,6 +1202,22 @@ int main(void)
 		cmocka_unit_test(test_expand_needs_names_and_ports),
 		cmocka_unit_test(test_expand_checks_templates_itself),
 		cmocka_unit_test(test_slug),
+		cmocka_unit_test_setup_teardown(test_load_missing_file,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_load_regular_file,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_load_reports_file_and_line,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_load_refuses_symlink_out,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(
+			test_load_follows_symlink_inside, setup_dirs,
+			teardown_dirs),
+		cmocka_unit_test_setup_teardown(
+			test_load_refuses_non_regular_files, setup_dirs,
+			teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_load_refuses_nul_and_size,
+						setup_dirs, teardown_dirs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
