@@ -78,8 +78,7 @@ struct sbuf;
 /* Warnings kept; a hostile file must not flood the terminal. */
 #define CONFIG_MAX_WARNINGS 20
 
-/* What an expanded [vars] value may consist of, besides ASCII letters and
- * digits. */
+/* Besides ASCII letters and digits, all an expanded [vars] value holds. */
 #define CONFIG_SAFE_CHARS "_.-:/@%+,=?&"
 
 struct config_service {
@@ -116,7 +115,7 @@ struct config {
 	struct config_var *vars;
 	size_t nr_vars;
 
-	/* "FILE:LINE: FIELD: message", in file order, for the caller */
+	/* whole lines, "FILE:LINE: message", in file order (see above) */
 	char **warnings;
 	size_t nr_warnings;
 };
