@@ -308,4 +308,32 @@ test_expect_success 'allocations of names git cannot give a worktree are dropped
 	test_cmp expect actual
 '
 
+test_expect_success 'dropping some worktrees keeps the others exactly' '
+	new_repo r17 &&
+	set_ranges r17 "web:41960-41969" "api:41970-41979" &&
+	for w in a b c d
+	do
+		git -C r17 worktree add -q ../r17-$w &&
+		git -C r17-$w worktree-ports allocate web -q &&
+		git -C r17-$w worktree-ports allocate api -q || echo "failed in $w"
+	done >setup &&
+	! grep failed setup &&
+	git -C r17 worktree-ports allocate web -q &&
+	git -C r17 worktree remove ../r17-b &&
+	rm -rf r17-d &&
+	git -C r17 worktree-ports status 2>err &&
+	grep "^note: " err >notes &&
+	test_line_count = 4 notes &&
+	grep -c "${SQ}r17-b${SQ}\$" notes >actual &&
+	echo 2 >expect &&
+	test_cmp expect actual &&
+	printf "%s\n" .main r17-a r17-a r17-c r17-c >expect &&
+	python3 -c "
+import json, sys
+reg = json.load(open(sys.argv[1]))
+print(*sorted(a[\"worktree\"] for a in reg[\"allocations\"]), sep=\"\n\")
+" r17/$R >actual &&
+	test_cmp expect actual
+'
+
 test_done
