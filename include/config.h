@@ -44,9 +44,9 @@
  *	FILE:LINE: vars.URL: unknown placeholder '${HOME}'; skipped
  *
  * At most CONFIG_MAX_WARNINGS are kept, then one more line, "FILE: N more
- * warnings not shown". User text
- * in errors and warnings is shown with non-printable bytes escaped
- * ("\x1b"), so the file cannot write to the terminal.
+ * warnings not shown". User text in errors and warnings is shown with
+ * non-printable bytes escaped ("\x1b"), so the file cannot write to the
+ * terminal.
  *
  * inih's options are the system build's defaults and are relied on: a ';'
  * after white space starts a comment, '#' starts one only at the start of
