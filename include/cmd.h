@@ -42,7 +42,10 @@ int cmd_release(const struct cmd_opts *o, struct error *err);
 int cmd_status(const struct cmd_opts *o, struct error *err);
 int cmd_prune(const struct cmd_opts *o, struct error *err);
 int cmd_env(const struct cmd_opts *o, struct error *err);
+int cmd_install_hooks(const struct cmd_opts *o, struct error *err);
+int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err);
 int cmd_remove(const struct cmd_opts *o, struct error *err);
+int cmd_sync(const struct cmd_opts *o, struct error *err);
 
 /*
  * The state every command works on: the repository, the registry path,
@@ -69,6 +72,11 @@ struct session {
 
 int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
 		 struct error *err);
+/*
+ * The second half of session_open(), for a session opened with
+ * SESSION_NO_LOAD: lock, load and drop removed worktrees' ports.
+ */
+int session_load(struct session *s, unsigned flags, struct error *err);
 /* Save the registry if anything changed. */
 int session_finish(struct session *s, struct error *err);
 void session_release(struct session *s);
@@ -133,6 +141,33 @@ int session_allocate(struct session *s, struct picker *pk,
 		     const uint16_t *want, size_t *index, bool *fresh,
 		     struct error *err);
 void picker_release(struct picker *pk);
+
+struct config;
+struct envfile_var;
+
+/* Variables for a .env file or 'env': owned name and value strings. */
+struct env_list {
+	struct envfile_var *vars;
+	size_t nr, alloc;
+};
+
+#define ENV_LIST_INIT { NULL, 0, 0 }
+
+void env_list_add(struct env_list *l, const char *name, const char *value);
+void env_list_release(struct env_list *l);
+
+/*
+ * The variables of worktree 't': each service of 'c' it has a port for
+ * (under the configured name), every other port it has (PORT_<SERVICE>),
+ * COMPOSE_PROJECT_NAME if 'c' asks for it, and the [vars] of 'c' (one that
+ * cannot be expanded is left out with a warning). 'c' may be NULL.
+ */
+int session_env(struct env_list *out, const struct session *s,
+		const struct target *t, const struct config *c);
+
+/* The COMPOSE_PROJECT_NAME of 'worktree': valid for compose, unique. */
+void cmd_compose_name(struct sbuf *out, const struct wt_repo *repo,
+		      const char *worktree);
 
 /* "PORT_" + the service upper-cased, non-alphanumerics as '_'. */
 void cmd_port_var(struct sbuf *out, const char *service);

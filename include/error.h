@@ -66,6 +66,15 @@ void error_hint(struct error *err, const char *fmt, ...)
 /* Set the column of an error already set (for JSON parse errors). */
 void error_set_column(struct error *err, int column);
 
+struct sbuf;
+
+/*
+ * Append the error as one line without a newline: "FILE:LINE:COL: FIELD:
+ * message", leaving out the parts that are not set. The hint is not
+ * included.
+ */
+void error_format(const struct error *err, struct sbuf *out);
+
 /* Forget any error, as after ERROR_INIT. */
 void error_clear(struct error *err);
 

@@ -3,6 +3,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "error.h"
+#include "sbuf.h"
 #include "wt.h"
 
 #include <stdio.h>
@@ -36,8 +37,9 @@ static const struct command commands[] = {
 	{ "init", cmd_init, OPT_FORCE | OPT_NO_HOOKS, 0, 0,
 	  "git worktree-ports init [--force] [--no-hooks]\n"
 	  "\n"
-	  "Create the registry from the example ranges and keep it out of\n"
-	  "version control (.git/info/exclude).\n"
+	  "Create the registry from the example ranges, keep it out of version\n"
+	  "control (.git/info/exclude) and install the post-checkout hook (see\n"
+	  "'git worktree-ports install-hooks -h').\n"
 	  "\n"
 	  "    --force       replace an existing registry (its allocations are lost)\n"
 	  "    --no-hooks    do not install the post-checkout hook\n" },
@@ -88,6 +90,25 @@ static const struct command commands[] = {
 	  "and release its ports. <worktree> is its git name or its folder.\n"
 	  "\n"
 	  "    --force   passed to git: remove it even with changes\n" },
+	{ "sync", cmd_sync, OPT_WORKTREE, 0, 0,
+	  "git worktree-ports sync [--worktree <name>]\n"
+	  "\n"
+	  "Allocate every service .worktree-ports.ini declares for this worktree,\n"
+	  "release the ports of services it no longer declares, and write the\n"
+	  "variables into the worktree's .env files. The post-checkout hook runs it.\n"
+	  "\n"
+	  "    --worktree <name>  set up another worktree\n" },
+	{ "install-hooks", cmd_install_hooks, 0, 0, 0,
+	  "git worktree-ports install-hooks\n"
+	  "\n"
+	  "Install the post-checkout hook that runs 'sync' on branch checkouts and\n"
+	  "'git worktree add', in the hooks directory (core.hooksPath, else the\n"
+	  "repository's hooks/). A post-checkout hook already there keeps running\n"
+	  "after it, kept as post-checkout.before-worktree-ports.\n" },
+	{ "uninstall-hooks", cmd_uninstall_hooks, 0, 0, 0,
+	  "git worktree-ports uninstall-hooks\n"
+	  "\n"
+	  "Remove the post-checkout hook and put back the hook it replaced.\n" },
 };
 
 static const char main_usage[] =
@@ -102,6 +123,11 @@ static const char main_usage[] =
 	"    prune      release the ports of removed worktrees\n"
 	"    env        print this worktree's port variables\n"
 	"    remove     remove a worktree and release its ports\n"
+	"    sync       allocate what .worktree-ports.ini declares, write .env\n"
+	"    install-hooks\n"
+	"               install the post-checkout hook (init does it)\n"
+	"    uninstall-hooks\n"
+	"               remove it, putting back the hook it replaced\n"
 	"\n"
 	"Global options:\n"
 	"    -C <path>          run as if started in <path>\n"
@@ -143,22 +169,22 @@ int cli_exit_status(int code)
 	}
 }
 
-static void print_error(const struct error *err)
+static void print_error(const struct error *err, const char *prefix)
 {
-	fputs("error: ", stderr);
-	if (err->file[0]) {
-		fputs(err->file, stderr);
-		if (err->line)
-			fprintf(stderr, ":%d", err->line);
-		if (err->column)
-			fprintf(stderr, ":%d", err->column);
-		fputs(": ", stderr);
-	}
-	if (err->field[0])
-		fprintf(stderr, "%s: ", err->field);
-	fprintf(stderr, "%s\n", err->msg);
+	struct sbuf line = SBUF_INIT;
+
+	error_format(err, &line);
+	fprintf(stderr, "%s: %s\n", prefix, line.buf);
 	if (err->hint[0])
 		fprintf(stderr, "hint: %s\n", err->hint);
+	sbuf_release(&line);
+}
+
+static bool hook_mode(void)
+{
+	const char *v = getenv("GIT_WORKTREE_PORTS_HOOK");
+
+	return v && !strcmp(v, "1");
 }
 
 static const struct command *find_command(const char *name)
@@ -400,9 +426,18 @@ int cli_main(int argc, char **argv)
 		}
 	}
 	ret = p.cmd->fn(&p.o, &err);
+	/*
+	 * The hook must never fail a checkout: what went wrong in its sync
+	 * is a warning, and the exit status is 0.
+	 */
+	if (ret < 0 && p.cmd->fn == cmd_sync && hook_mode()) {
+		if (err.code)
+			print_error(&err, "warning");
+		ret = 0;
+	}
 out:
 	if (ret < 0 && err.code)
-		print_error(&err);
+		print_error(&err, "error");
 	free(p.dirs);
 	free(p.o.args);
 	wt_shutdown();

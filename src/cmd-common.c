@@ -159,7 +159,6 @@ static int registry_path(char **out, const struct wt_repo *repo,
 int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
 		 struct error *err)
 {
-	unsigned load_flags = 0;
 	int ret;
 
 	cmd_timing("start");
@@ -170,6 +169,14 @@ int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
 	cmd_timing("discover");
 	if (ret < 0 || (flags & SESSION_NO_LOAD))
 		return ret;
+	return session_load(s, flags, err);
+}
+
+int session_load(struct session *s, unsigned flags, struct error *err)
+{
+	unsigned load_flags = 0;
+	int ret;
+
 	ret = registry_lock(&s->lock, s->registry_path, cmd_lock_timeout(),
 			    err);
 	if (ret < 0) {

@@ -1,6 +1,8 @@
 #include "common.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "config.h"
+#include "envfile.h"
 #include "error.h"
 #include "jsonw.h"
 #include "registry.h"
@@ -309,11 +311,12 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
-	struct sbuf var = SBUF_INIT;
+	struct env_list vars = ENV_LIST_INIT;
+	struct sbuf value = SBUF_INIT;
 	struct jsonw w = JSONW_INIT;
 	const char *format = o->format ? o->format : "dotenv";
-	struct row *rows = NULL;
-	size_t i, nr;
+	struct config *c = NULL;
+	size_t i;
 	int ret;
 
 	if (o->json)
@@ -334,21 +337,33 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 	ret = session_target(&t, &s, o->worktree, err);
 	if (ret < 0)
 		goto out;
-	nr = collect_rows(&rows, s.reg, t.name);
+	if (t.path) {
+		ret = config_load(&c, t.path, err);
+		if (ret == ERR_NOTFOUND) {
+			error_clear(err);
+			ret = 0;
+		}
+		if (ret < 0)
+			goto out;
+		for (i = 0; c && i < c->nr_warnings; i++)
+			cmd_warning("%s", c->warnings[i]);
+	}
+	session_env(&vars, &s, &t, c);
 	if (!strcmp(format, "json"))
 		jsonw_object_begin(&w, NULL);
-	for (i = 0; i < nr; i++) {
-		char port[8];
+	for (i = 0; i < vars.nr; i++) {
+		const struct envfile_var *v = &vars.vars[i];
 
-		sbuf_reset(&var);
-		cmd_port_var(&var, rows[i].a->service);
-		snprintf(port, sizeof(port), "%u", rows[i].a->port);
-		if (!strcmp(format, "json"))
-			jsonw_string(&w, var.buf, port);
-		else if (!strcmp(format, "sh"))
-			printf("export %s='%s'\n", var.buf, port);
-		else
-			printf("%s=%s\n", var.buf, port);
+		sbuf_reset(&value);
+		if (!strcmp(format, "json")) {
+			jsonw_string(&w, v->name, v->value);
+		} else if (!strcmp(format, "sh")) {
+			/* values never hold a quote: config and envfile refuse it */
+			printf("export %s='%s'\n", v->name, v->value);
+		} else {
+			envfile_quote(&value, v->value);
+			printf("%s=%s\n", v->name, value.buf);
+		}
 	}
 	if (!strcmp(format, "json")) {
 		jsonw_object_end(&w);
@@ -356,8 +371,9 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 	}
 out:
 	jsonw_release(&w);
-	sbuf_release(&var);
-	free(rows);
+	sbuf_release(&value);
+	env_list_release(&vars);
+	config_free(c);
 	target_release(&t);
 	session_release(&s);
 	return ret;

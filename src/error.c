@@ -1,5 +1,6 @@
 #include "common.h"
 #include "error.h"
+#include "sbuf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -72,4 +73,19 @@ void error_clear(struct error *err)
 {
 	if (err)
 		memset(err, 0, sizeof(*err));
+}
+
+void error_format(const struct error *err, struct sbuf *out)
+{
+	if (err->file[0]) {
+		sbuf_addstr(out, err->file);
+		if (err->line)
+			sbuf_addf(out, ":%d", err->line);
+		if (err->column)
+			sbuf_addf(out, ":%d", err->column);
+		sbuf_addstr(out, ": ");
+	}
+	if (err->field[0])
+		sbuf_addf(out, "%s: ", err->field);
+	sbuf_addstr(out, err->msg);
 }
