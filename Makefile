@@ -52,6 +52,20 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The hook script, built into the program as a byte array, so that
+# install-hooks needs no installed data file.
+HOOK_HEADER = $(BUILD)/gen/hook-post-checkout.h
+
+$(HOOK_HEADER): hooks/post-checkout
+	@mkdir -p $(@D)
+	{ echo '/* Generated from hooks/post-checkout by the Makefile. */'; \
+	  echo 'static const unsigned char hook_post_checkout[] = {'; \
+	  od -An -v -tx1 hooks/post-checkout | sed 's/[0-9a-f][0-9a-f]/0x&,/g'; \
+	  echo '};'; } >$@+ && mv $@+ $@
+
+$(BUILD)/obj/hooks.o: $(HOOK_HEADER)
+$(BUILD)/obj/hooks.o: ALL_CFLAGS += -iquote $(BUILD)/gen
+
 $(BUILD)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -c -o $@ $<
@@ -84,11 +98,15 @@ install: $(PROG)
 	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(DATADIR)' '$(DESTDIR)$(MANDIR)'
 	install -m 755 $(PROG) '$(DESTDIR)$(BINDIR)/git-worktree-ports'
 	install -m 644 design/worktrees/ports.json.example '$(DESTDIR)$(DATADIR)/ports.json.example'
+	install -d '$(DESTDIR)$(DATADIR)/hooks'
+	install -m 755 hooks/post-checkout '$(DESTDIR)$(DATADIR)/hooks/post-checkout'
 	install -m 644 docs/git-worktree-ports.1 '$(DESTDIR)$(MANDIR)/git-worktree-ports.1'
 
 uninstall:
 	rm -f '$(DESTDIR)$(BINDIR)/git-worktree-ports'
 	rm -f '$(DESTDIR)$(DATADIR)/ports.json.example'
+	rm -f '$(DESTDIR)$(DATADIR)/hooks/post-checkout'
+	-rmdir '$(DESTDIR)$(DATADIR)/hooks' 2>/dev/null
 	rm -f '$(DESTDIR)$(MANDIR)/git-worktree-ports.1'
 	-rmdir '$(DESTDIR)$(DATADIR)' 2>/dev/null
 

@@ -1,0 +1,104 @@
+#include "common.h"
+#include "cmd.h"
+#include "error.h"
+#include "hooks.h"
+#include "jsonw.h"
+#include "sbuf.h"
+#include "wt.h"
+
+#include <stdio.h>
+
+/*
+ * The hooks directory of the current worktree; 'note' says that a relative
+ * one serves this worktree only.
+ */
+static int open_dir(struct wt_repo **repo, char **dir, bool note,
+		    struct error *err)
+{
+	bool relative = false;
+	int ret;
+
+	ret = wt_open(repo, NULL, err);
+	if (ret < 0)
+		return ret;
+	ret = hooks_find_dir(dir, &relative, *repo, err);
+	if (!ret && relative && note)
+		cmd_note(
+			"core.hooksPath is relative: each worktree has its own hooks directory, and this one serves git commands run in '%s'",
+			(*repo)->path ? (*repo)->path : (*repo)->gitdir);
+	return ret;
+}
+
+static void print_json(const struct hooks_result *r, bool install)
+{
+	struct jsonw w = JSONW_INIT;
+
+	jsonw_object_begin(&w, NULL);
+	jsonw_string(&w, "action", hooks_action_name(r->action));
+	jsonw_string(&w, "dir", r->dir);
+	jsonw_string(&w, "hook", r->hook);
+	if (install)
+		jsonw_string(&w, "chained", r->chained ? r->aside : NULL);
+	jsonw_object_end(&w);
+	fputs(w.out.buf, stdout);
+	jsonw_release(&w);
+}
+
+static void print_result(const struct hooks_result *r, const struct cmd_opts *o,
+			 bool install)
+{
+	struct sbuf line = SBUF_INIT;
+
+	if (o->json) {
+		print_json(r, install);
+	} else if (!o->quiet) {
+		hooks_describe(&line, r);
+		puts(line.buf);
+	}
+	sbuf_release(&line);
+}
+
+int cmd_install_hooks(const struct cmd_opts *o, struct error *err)
+{
+	struct wt_repo *repo = NULL;
+	struct hooks_result r = HOOKS_RESULT_INIT;
+	char *dir = NULL;
+	int ret;
+
+	ret = open_dir(&repo, &dir, !o->quiet && !o->json, err);
+	if (ret < 0)
+		goto out;
+	ret = hooks_install(&r, dir, err);
+	if (ret < 0)
+		goto out;
+	print_result(&r, o, true);
+out:
+	hooks_result_release(&r);
+	free(dir);
+	wt_free(repo);
+	return ret;
+}
+
+int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err)
+{
+	struct wt_repo *repo = NULL;
+	struct hooks_result r = HOOKS_RESULT_INIT;
+	char *dir = NULL;
+	int ret;
+
+	ret = open_dir(&repo, &dir, false, err);
+	if (ret < 0)
+		goto out;
+	ret = hooks_uninstall(&r, dir, err);
+	if (ret < 0)
+		goto out;
+	if (r.action == HOOKS_NOT_OURS && r.chained)
+		cmd_note("'%s' is still there, from an earlier install",
+			 r.aside);
+	print_result(&r, o, false);
+out:
+	hooks_result_release(&r);
+	free(dir);
+	wt_free(repo);
+	return ret;
+}
