@@ -1,6 +1,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "error.h"
+#include "hooks.h"
 #include "jsonw.h"
 #include "lockfile.h"
 #include "registry.h"
@@ -121,9 +122,40 @@ out:
 	return ret;
 }
 
+/*
+ * Install the post-checkout hook. The registry exists by now, so a
+ * failure says so: only the hook is missing.
+ */
+static int install_hook(struct hooks_result *r, const struct session *s,
+			struct error *err)
+{
+	struct error why = ERROR_INIT;
+	char *dir = NULL;
+	int ret;
+
+	ret = hooks_find_dir(&dir, NULL, s->repo, &why);
+	if (!ret)
+		ret = hooks_install(r, dir, &why);
+	if (ret < 0) {
+		error_set(
+			err, why.code, why.file[0] ? why.file : NULL, why.line,
+			why.field[0] ? why.field : NULL,
+			"%s (the registry was created, the hook was not installed)",
+			why.msg);
+		if (why.hint[0])
+			error_hint(err, "%s", why.hint);
+		error_hint(
+			err,
+			"fix this, then run 'git worktree-ports install-hooks'");
+	}
+	free(dir);
+	return ret;
+}
+
 int cmd_init(const struct cmd_opts *o, struct error *err)
 {
 	struct session s = SESSION_INIT;
+	struct hooks_result hook = HOOKS_RESULT_INIT;
 	struct registry *reg = NULL;
 	struct stat st;
 	bool existed;
@@ -154,6 +186,11 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 		ret = excluded;
 		goto out;
 	}
+	if (!o->no_hooks) {
+		ret = install_hook(&hook, &s, err);
+		if (ret < 0)
+			goto out;
+	}
 	if (o->json) {
 		struct jsonw w = JSONW_INIT;
 
@@ -161,14 +198,25 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 		jsonw_string(&w, "registry", s.registry_path);
 		jsonw_bool(&w, "replaced", existed);
 		jsonw_bool(&w, "excluded", excluded > 0);
+		jsonw_string(&w, "hook",
+			     o->no_hooks ? NULL
+					 : hooks_action_name(hook.action));
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
 	} else if (!o->quiet) {
 		printf("%s %s\n", existed ? "replaced" : "created",
 		       s.registry_path);
+		if (!o->no_hooks) {
+			struct sbuf line = SBUF_INIT;
+
+			hooks_describe(&line, &hook);
+			puts(line.buf);
+			sbuf_release(&line);
+		}
 	}
 out:
+	hooks_result_release(&hook);
 	registry_free(reg);
 	session_release(&s);
 	return ret;

@@ -76,6 +76,41 @@ test_expect_success 'installing twice changes nothing' '
 	! test -e r2/$ASIDE
 '
 
+test_expect_success 'init installs the hook, init --no-hooks does not' '
+	git init -q r3 &&
+	git -C r3 worktree-ports init >out &&
+	grep "^created " out &&
+	grep "^installed post-checkout hook in " out &&
+	cmp "$SRC_DIR/hooks/post-checkout" r3/$HOOK &&
+	git init -q r3b &&
+	git -C r3b worktree-ports init --no-hooks >out &&
+	! grep post-checkout out &&
+	! test -e r3b/$HOOK
+'
+
+test_expect_success 'init --json says what happened to the hook' '
+	git init -q r4 &&
+	git -C r4 worktree-ports init --json >out &&
+	echo installed >expect &&
+	json_get out hook >actual &&
+	test_cmp expect actual &&
+	git init -q r4b &&
+	git -C r4b worktree-ports init --no-hooks --json >out &&
+	echo null >expect &&
+	json_get out hook >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'a hook failure in init says the registry was created' '
+	git init -q r5 &&
+	echo "#!/bin/sh" >r5/$HOOK &&
+	echo "#!/bin/sh" >r5/$ASIDE &&
+	test_expect_code 10 git -C r5 worktree-ports init 2>err &&
+	grep "^error: .*registry was created" err &&
+	grep "^hint: .*install-hooks" err &&
+	test -f r5/design/worktrees/ports.json
+'
+
 test_expect_success 'the hook calls sync on a branch checkout' '
 	rm -f calls &&
 	new_repo r6 &&
