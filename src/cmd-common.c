@@ -257,13 +257,25 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Names of worktrees that are gone, sorted, for bsearch. */
-static int gone_worktrees(const char ***out, size_t *nr_out,
+static void free_names(char **names, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * Names of worktrees that are gone, sorted, for bsearch. They are copies:
+ * removing allocations frees the registry's strings.
+ */
+static int gone_worktrees(char ***out, size_t *nr_out,
 			  const struct session *s, struct error *err)
 {
 	const struct registry *reg = s->reg;
 	const char **names = xcalloc(reg->nr_allocs + 1, sizeof(*names));
-	const char **gone = NULL;
+	char **gone = NULL;
 	size_t i, nr = 0, nr_gone = 0, alloc_gone = 0;
 	int ret = 0;
 
@@ -277,17 +289,23 @@ static int gone_worktrees(const char ***out, size_t *nr_out,
 			continue;
 		nr++;
 		ret = wt_state(&state, s->repo, names[i], err);
+		if (ret == ERR_NOTFOUND) {
+			/* a name git could never have given ('..', 'a/b') */
+			error_clear(err);
+			ret = 0;
+			state = WT_GONE;
+		}
 		if (ret < 0)
 			goto out;
 		if (state != WT_GONE)
 			continue;
 		ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
-		gone[nr_gone++] = names[i];
+		gone[nr_gone++] = xstrdup(names[i]);
 	}
 out:
 	free(names);
 	if (ret < 0) {
-		free(gone);
+		free_names(gone, nr_gone);
 		return ret;
 	}
 	*out = gone;
@@ -299,7 +317,7 @@ int session_autorelease(struct session *s, bool dry_run,
 			struct released_list *out, struct error *err)
 {
 	struct registry *reg = s->reg;
-	const char **gone = NULL;
+	char **gone = NULL;
 	size_t nr_gone = 0, i;
 	int ret;
 
@@ -330,7 +348,7 @@ int session_autorelease(struct session *s, bool dry_run,
 		}
 	}
 out:
-	free(gone);
+	free_names(gone, nr_gone);
 	return ret;
 }
 

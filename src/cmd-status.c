@@ -160,9 +160,25 @@ static void print_json(const struct session *s, const struct row *rows,
 	free(allocated);
 }
 
+/*
+ * A field for the table: "-" when empty, and nothing a terminal would
+ * take as a control sequence (the registry may be edited by hand).
+ */
 static const char *or_dash(const char *s)
 {
-	return s && *s ? s : "-";
+	static char buf[4][4096];
+	static int next;
+	char *out;
+	size_t i;
+
+	if (!s || !*s)
+		return "-";
+	out = buf[next++ % 4];
+	for (i = 0; s[i] && i < sizeof(buf[0]) - 1; i++)
+		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' :
+								       s[i];
+	out[i] = '\0';
+	return out;
 }
 
 static void print_spans(struct sbuf *out, const struct span *spans, size_t nr)
@@ -219,7 +235,7 @@ static void print_all(const struct session *s, const struct row *rows,
 			const struct allocation *a = rows[start].a;
 
 			sbuf_addf(&out, "  %-5u  %-*s  %-*s  %-11s  %s\n",
-				  a->port, wt_width, a->worktree, svc_width,
+				  a->port, wt_width, or_dash(a->worktree), svc_width,
 				  a->service, or_dash(a->health_status),
 				  or_dash(a->path));
 		}

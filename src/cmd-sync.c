@@ -177,8 +177,11 @@ int session_env(struct env_list *out, const struct session *s,
 			continue;
 		sbuf_reset(&buf);
 		cmd_port_var(&buf, a->service);
-		if (env_list_has(out, buf.buf))
+		if (env_list_has(out, buf.buf)) {
+			cmd_warning("'%s' and another service both make %s; only the first is set",
+				    a->service, buf.buf);
 			continue;
+		}
 		snprintf(port, sizeof(port), "%u", a->port);
 		env_list_add(out, buf.buf, port);
 	}
