@@ -66,15 +66,40 @@ static const char *const meta_keys[] = { "version", "last_updated",
 					 NULL };
 
 /*
+ * The members of one object that the tool does not know, in the order
+ * they were read, each value as JSON text: the bytes of the file, or
+ * jansson's compact form of them. Saving reads them back with jansson,
+ * so they are written as they were. One block holds it all.
+ */
+struct unknown {
+	const char *key;
+	const char *json; /* NUL-terminated */
+	size_t len;
+};
+
+struct extra {
+	size_t nr;
+	struct unknown m[];
+};
+
+/* The unknown keys of a range, which are found by its name. */
+struct range_extra {
+	const char *name;
+	struct extra *extra;
+};
+
+/*
  * What the registry keeps beyond the public struct: the metadata, and
- * every key it does not know, as the json_t values it read, so that they
- * are written back as they were. Allocations keep theirs in 'extra'.
+ * every key it does not know. Allocations keep theirs in 'extra'.
  */
 struct priv {
-	json_t *extra;		/* unknown top-level keys, or NULL */
-	json_t *meta_extra;	/* unknown keys of "metadata", or NULL */
-	json_t *range_extra;	/* range name -> its unknown keys, or NULL */
-	json_t *reserved_extra; /* array: reservation i -> object or null */
+	struct extra *extra;	  /* unknown top-level keys, or NULL */
+	struct extra *meta_extra; /* unknown keys of "metadata", or NULL */
+	struct range_extra *range_extra; /* ranges with unknown keys */
+	size_t nr_range_extra;
+	size_t alloc_range_extra;
+	struct extra **reserved_extra; /* reservation i -> its own, or NULL */
+	size_t nr_reserved_extra;
 	char *version;
 	char *last_updated; /* NULL: null */
 	json_int_t schema_version;
@@ -121,12 +146,18 @@ static struct priv *get_priv(struct registry *reg)
 
 static void priv_free(struct priv *pv)
 {
+	size_t i;
+
 	if (!pv)
 		return;
-	json_decref(pv->extra);
-	json_decref(pv->meta_extra);
-	json_decref(pv->range_extra);
-	json_decref(pv->reserved_extra);
+	free(pv->extra);
+	free(pv->meta_extra);
+	for (i = 0; i < pv->nr_range_extra; i++)
+		free(pv->range_extra[i].extra);
+	free(pv->range_extra);
+	for (i = 0; i < pv->nr_reserved_extra; i++)
+		free(pv->reserved_extra[i]);
+	free(pv->reserved_extra);
 	free(pv->version);
 	free(pv->last_updated);
 	free(pv);
@@ -148,7 +179,7 @@ static void alloc_clear(struct allocation *a)
 	free(a->allocated_by);
 	free(a->description);
 	free(a->health_status);
-	json_decref(a->extra);
+	free(a->extra);
 }
 
 void registry_free(struct registry *reg)
@@ -277,23 +308,49 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
-/* The keys of 'obj' not in 'known', as a new object; NULL if none. */
-static json_t *unknown_keys(json_t *obj, const char *const *known)
+/* The members of 'obj' whose keys are not in 'known'; NULL if none. */
+static struct extra *unknown_keys(json_t *obj, const char *const *known)
 {
-	json_t *extra = NULL;
+	const size_t flags =
+		JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
+	struct unknown *list = NULL; /* texts from json_dumps() */
+	struct extra *extra = NULL;
+	size_t nr = 0, alloc = 0, size = 0, i;
+	char *at;
 	void *it;
 
 	for (it = json_object_iter(obj); it;
 	     it = json_object_iter_next(obj, it)) {
 		const char *key = json_object_iter_key(it);
+		char *text;
 
 		if (in_list(key, known))
 			continue;
-		if (!extra)
-			extra = must(json_object());
-		if (json_object_set(extra, key, json_object_iter_value(it)) < 0)
+		text = json_dumps(json_object_iter_value(it), flags);
+		if (!text)
 			oom();
+		ALLOC_GROW(list, nr + 1, alloc);
+		list[nr].key = key;
+		list[nr].json = text;
+		list[nr].len = strlen(text);
+		size += strlen(key) + list[nr].len + 2;
+		nr++;
 	}
+	if (nr) {
+		extra = xmalloc(sizeof(*extra) + nr * sizeof(extra->m[0]) +
+				size);
+		extra->nr = nr;
+		at = (char *)&extra->m[nr];
+		for (i = 0; i < nr; i++) {
+			extra->m[i].key = at;
+			at = stpcpy(at, list[i].key) + 1;
+			extra->m[i].json = at;
+			extra->m[i].len = list[i].len;
+			at = stpcpy(at, list[i].json) + 1;
+			free((char *)list[i].json);
+		}
+	}
+	free(list);
 	return extra;
 }
 
@@ -420,7 +477,7 @@ static int parse_ranges(struct registry *reg, struct priv *pv, struct parse *p,
 		json_t *value = json_object_iter_value(it);
 		struct where w = { "ranges", name, -1 };
 		struct range *r = &reg->ranges[reg->nr_ranges++];
-		json_t *extra;
+		struct extra *extra;
 
 		r->name = xstrdup(name);
 		if (parse_span(r, p, value, &w, false) < 0)
@@ -428,9 +485,10 @@ static int parse_ranges(struct registry *reg, struct priv *pv, struct parse *p,
 		extra = unknown_keys(value, span_keys);
 		if (!extra)
 			continue;
-		if (!pv->range_extra)
-			pv->range_extra = must(json_object());
-		put(pv->range_extra, name, extra);
+		ALLOC_GROW(pv->range_extra, pv->nr_range_extra + 1,
+			   pv->alloc_range_extra);
+		pv->range_extra[pv->nr_range_extra].name = r->name;
+		pv->range_extra[pv->nr_range_extra++].extra = extra;
 	}
 	return 0;
 }
@@ -439,29 +497,28 @@ static int parse_reserved(struct registry *reg, struct priv *pv,
 			  struct parse *p, json_t *reserved)
 {
 	size_t i, nr;
-	bool any_extra = false;
 
 	if (!json_is_array(reserved))
 		return corrupt(p, NULL, "reserved", NULL,
 			       "must be an array, not %s", type_name(reserved));
 	nr = json_array_size(reserved);
 	reg->reserved = xcalloc(nr, sizeof(*reg->reserved));
-	pv->reserved_extra = must(json_array());
 	for (i = 0; i < nr; i++) {
 		json_t *value = json_array_get(reserved, i);
 		struct where w = { "reserved", NULL, (long)i };
 		struct range *r = &reg->reserved[reg->nr_reserved++];
-		json_t *extra;
+		struct extra *extra;
 
 		if (parse_span(r, p, value, &w, true) < 0)
 			return ERR_CORRUPT;
 		extra = unknown_keys(value, span_keys);
-		any_extra |= !!extra;
-		append(pv->reserved_extra, extra ? extra : must(json_null()));
-	}
-	if (!any_extra) {
-		json_decref(pv->reserved_extra);
-		pv->reserved_extra = NULL;
+		if (!extra)
+			continue;
+		if (!pv->reserved_extra)
+			pv->reserved_extra =
+				xcalloc(nr, sizeof(*pv->reserved_extra));
+		pv->reserved_extra[i] = extra;
+		pv->nr_reserved_extra = i + 1;
 	}
 	return 0;
 }
@@ -1015,14 +1072,46 @@ static json_t *string_value(const char *s)
 	return j;
 }
 
-/* Append the keys of 'extra' (NULL or null: none) after the known ones. */
-static void add_extra(json_t *obj, json_t *extra)
+/*
+ * Append the members of 'extra' (NULL: none) after the known ones. Their
+ * text was read or written by jansson, so it reads back; if it does not,
+ * this is a bug.
+ */
+static void add_extra(json_t *obj, const struct extra *extra)
 {
-	if (json_is_object(extra) && json_object_update(obj, extra) < 0)
-		oom();
+	size_t i;
+
+	for (i = 0; extra && i < extra->nr; i++) {
+		const struct unknown *u = &extra->m[i];
+		json_error_t jerr;
+		json_t *value = json_loadb(
+			u->json, u->len,
+			JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+
+		if (!value)
+			abort();
+		put(obj, u->key, value);
+	}
 }
 
-static json_t *span_json(const struct range *r, json_t *extra)
+/* The unknown keys of the range called 'name'; 'hint' is where to look. */
+static const struct extra *range_extra(const struct priv *pv, const char *name,
+				       size_t *hint)
+{
+	size_t i;
+
+	for (i = 0; i < pv->nr_range_extra; i++) {
+		size_t at = (*hint + i) % pv->nr_range_extra;
+
+		if (!strcmp(pv->range_extra[at].name, name)) {
+			*hint = at + 1;
+			return pv->range_extra[at].extra;
+		}
+	}
+	return NULL;
+}
+
+static json_t *span_json(const struct range *r, const struct extra *extra)
 {
 	json_t *o = must(json_object());
 
@@ -1064,23 +1153,23 @@ static json_t *to_json(const struct registry *reg)
 	json_t *reserved = must(json_array());
 	json_t *allocs = must(json_array());
 	json_t *meta = must(json_object());
-	size_t i;
+	size_t i, hint = 0;
 
 	for (i = 0; i < reg->nr_ranges; i++) {
 		const struct range *r = &reg->ranges[i];
-		json_t *extra = NULL;
+		const struct extra *extra = NULL;
 
-		if (pv && pv->range_extra)
-			extra = json_object_get(pv->range_extra, r->name);
+		if (pv)
+			extra = range_extra(pv, r->name, &hint);
 		/* range names are checked before saving: a bug otherwise */
 		if (json_object_set_new(ranges, r->name, span_json(r, extra)))
 			abort();
 	}
 	for (i = 0; i < reg->nr_reserved; i++) {
-		json_t *extra = NULL;
+		const struct extra *extra = NULL;
 
-		if (pv && pv->reserved_extra)
-			extra = json_array_get(pv->reserved_extra, i);
+		if (pv && i < pv->nr_reserved_extra)
+			extra = pv->reserved_extra[i];
 		append(reserved, span_json(&reg->reserved[i], extra));
 	}
 	for (i = 0; i < reg->nr_allocs; i++)

@@ -653,6 +653,43 @@ static void test_unknown_keys_survive_changes(void **state UNUSED)
 	sbuf_release(&out);
 }
 
+/*
+ * An unknown value is written back as jansson reads it: members in their
+ * order, strings decoded and re-encoded, numbers as jansson prints them.
+ */
+static void test_unknown_values_are_written_as_read(void **state UNUSED)
+{
+	const char text[] =
+		"{\"ranges\": {\"web\": {\"start\": 8080, \"end\": 8099}},"
+		" \"allocations\": [{\"port\": 8080, \"worktree\": \"a\","
+		" \"service\": \"web\", \"x\": {\"b\": [1, 2.5, -0, 1E2],"
+		" \"a\": \"\\u00e9\\t\\/\\\"\\\\\"}}],"
+		" \"x-top\": \"caf\\u00e9 \xe2\x9c\x93\"}";
+	const char value[] = "      \"x\": {\n"
+			     "        \"b\": [\n"
+			     "          1,\n"
+			     "          2.5,\n"
+			     "          0,\n"
+			     "          100.0\n"
+			     "        ],\n"
+			     "        \"a\": \"\xc3\xa9\\t/\\\"\\\\\"\n"
+			     "      }\n"
+			     "    }\n";
+	const char last[] = "  \"x-top\": \"caf\xc3\xa9 \xe2\x9c\x93\"\n}\n";
+	struct error err = ERROR_INIT;
+	struct registry *reg = NULL;
+	struct sbuf out = SBUF_INIT;
+
+	assert_int_equal(
+		0, registry_parse(&reg, text, strlen(text), PATH, 0, &err));
+	registry_serialize(reg, &out);
+	if (!contains(out.buf, value))
+		fail_msg("'%s' lacks '%s'", out.buf, value);
+	assert_string_equal(last, out.buf + out.len - strlen(last));
+	registry_free(reg);
+	sbuf_release(&out);
+}
+
 /* the output */
 static const char expect_text[] =
 	"{\n"
@@ -1350,6 +1387,7 @@ int main(int argc UNUSED, char **argv)
 		cmocka_unit_test(test_reserved_at),
 		cmocka_unit_test(test_unknown_keys_survive_round_trip),
 		cmocka_unit_test(test_unknown_keys_survive_changes),
+		cmocka_unit_test(test_unknown_values_are_written_as_read),
 		cmocka_unit_test(test_serialize_writes_keys_in_order),
 		cmocka_unit_test(test_seed_serializes_to_full_format),
 		cmocka_unit_test(test_add_find_remove),
