@@ -17,8 +17,11 @@
  *
  * Ownership: a registry comes from registry_load(), registry_parse() or
  * registry_new_default() and goes to registry_free() (which accepts NULL).
- * Every string in it belongs to the registry. Pointers to allocations are
- * invalidated by registry_add() and registry_remove().
+ * Every string in it belongs to the registry, and most share a few large
+ * blocks with the rest of the load: replace one only with
+ * registry_set_string(), never with free() or a plain assignment.
+ * Pointers to allocations are invalidated by registry_add() and
+ * registry_remove().
  */
 
 #include "lockfile.h"
@@ -147,7 +150,10 @@ size_t registry_add(struct registry *reg, const struct allocation *a);
 /* Remove the allocation at 'index', keeping the order of the others. */
 void registry_remove(struct registry *reg, size_t index);
 
-/* Replace a string field of an allocation with a copy of 'value'. */
+/*
+ * Replace a string of the registry ('path', or a string field of an
+ * allocation or a range) with a copy of 'value', which may be NULL.
+ */
 void registry_set_string(char **field, const char *value);
 
 #endif

@@ -89,10 +89,35 @@ struct range_extra {
 };
 
 /*
- * What the registry keeps beyond the public struct: the metadata, and
- * every key it does not know. Allocations keep theirs in 'extra'.
+ * Where a load puts its strings and unknown keys: a few large blocks,
+ * freed with the registry, so that reading a file costs a few calls to
+ * malloc() rather than one per string. Nothing in them is freed alone.
+ */
+struct arena {
+	struct arena *next;
+	size_t size;
+	size_t used;
+	char data[]; /* aligned for any struct below */
+};
+
+#define ARENA_MIN 4096
+
+/*
+ * The strings of ranges, allocations and metadata are either in an arena
+ * or in a block of their own, and the byte before each says which: so
+ * registry_set_string(), which does not know the registry, frees only
+ * what it may.
+ */
+#define STR_IN_ARENA 0
+#define STR_OWN_BLOCK 1
+
+/*
+ * What the registry keeps beyond the public struct: the metadata, every
+ * key it does not know, and the arena of the load. Allocations keep their
+ * unknown keys in 'extra', in the arena.
  */
 struct priv {
+	struct arena *arena;	  /* the block being filled, then older ones */
 	struct extra *extra;	  /* unknown top-level keys, or NULL */
 	struct extra *meta_extra; /* unknown keys of "metadata", or NULL */
 	struct range_extra *range_extra; /* ranges with unknown keys */
@@ -131,13 +156,84 @@ static void append(json_t *array, json_t *value)
 		oom();
 }
 
+/* Make room for 'size' bytes at least in 'arena' before a load. */
+static void arena_reserve(struct arena **arena, size_t size)
+{
+	struct arena *b;
+
+	if (size < ARENA_MIN)
+		size = ARENA_MIN;
+	b = xmalloc(sizeof(*b) + size);
+	b->next = *arena;
+	b->size = size;
+	b->used = 0;
+	*arena = b;
+}
+
+/* 'size' bytes aligned on 'align' (a power of two, 8 at most). */
+static void *arena_alloc(struct arena **arena, size_t size, size_t align)
+{
+	struct arena *b = *arena;
+	size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+
+	if (!b || at > b->size || size > b->size - at) {
+		arena_reserve(arena, b && b->size > size ? b->size : size);
+		b = *arena;
+		at = 0;
+	}
+	b->used = at + size;
+	return b->data + at;
+}
+
+static void arena_free(struct arena *arena)
+{
+	while (arena) {
+		struct arena *next = arena->next;
+
+		free(arena);
+		arena = next;
+	}
+}
+
+/* A copy of the 'len' bytes at 's', NUL-terminated, in the arena. */
+static char *arena_str(struct arena **arena, const char *s, size_t len)
+{
+	char *copy = arena_alloc(arena, len + 2, 1);
+
+	copy[0] = STR_IN_ARENA;
+	memcpy(copy + 1, s, len);
+	copy[len + 1] = '\0';
+	return copy + 1;
+}
+
+/* A copy of 's' (NULL stays NULL) in a block of its own. */
+static char *str_dup(const char *s)
+{
+	size_t len;
+	char *block;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	block = xmalloc(len + 2);
+	block[0] = STR_OWN_BLOCK;
+	memcpy(block + 1, s, len + 1);
+	return block + 1;
+}
+
+static void str_free(char *s)
+{
+	if (s && s[-1] == STR_OWN_BLOCK)
+		free(s - 1);
+}
+
 static struct priv *get_priv(struct registry *reg)
 {
 	struct priv *pv = reg->priv;
 
 	if (!pv) {
 		pv = xcalloc(1, sizeof(*pv));
-		pv->version = xstrdup(FORMAT_VERSION);
+		pv->version = str_dup(FORMAT_VERSION);
 		pv->schema_version = SCHEMA_VERSION;
 		reg->priv = pv;
 	}
@@ -146,40 +242,32 @@ static struct priv *get_priv(struct registry *reg)
 
 static void priv_free(struct priv *pv)
 {
-	size_t i;
-
 	if (!pv)
 		return;
-	free(pv->extra);
-	free(pv->meta_extra);
-	for (i = 0; i < pv->nr_range_extra; i++)
-		free(pv->range_extra[i].extra);
 	free(pv->range_extra);
-	for (i = 0; i < pv->nr_reserved_extra; i++)
-		free(pv->reserved_extra[i]);
 	free(pv->reserved_extra);
-	free(pv->version);
-	free(pv->last_updated);
+	str_free(pv->version);
+	str_free(pv->last_updated);
+	arena_free(pv->arena);
 	free(pv);
 }
 
 static void range_clear(struct range *r)
 {
-	free(r->name);
-	free(r->description);
+	str_free(r->name);
+	str_free(r->description);
 }
 
 static void alloc_clear(struct allocation *a)
 {
-	free(a->worktree);
-	free(a->path);
-	free(a->service);
-	free(a->range);
-	free(a->allocated_at);
-	free(a->allocated_by);
-	free(a->description);
-	free(a->health_status);
-	free(a->extra);
+	str_free(a->worktree);
+	str_free(a->path);
+	str_free(a->service);
+	str_free(a->range);
+	str_free(a->allocated_at);
+	str_free(a->allocated_by);
+	str_free(a->description);
+	str_free(a->health_status);
 }
 
 void registry_free(struct registry *reg)
@@ -198,7 +286,7 @@ void registry_free(struct registry *reg)
 		alloc_clear(&reg->allocs[i]);
 	free(reg->allocs);
 	priv_free(reg->priv);
-	free(reg->path);
+	str_free(reg->path);
 	free(reg);
 }
 
@@ -218,6 +306,7 @@ struct parse {
 	const char *path;
 	struct error *err;
 	bool saving; /* checking a registry about to be written, not read */
+	struct arena **arena; /* where a load puts what it keeps */
 };
 
 static void format_field(char *buf, size_t size, const struct where *w,
@@ -309,14 +398,14 @@ static bool in_list(const char *s, const char *const *list)
 }
 
 /* The members of 'obj' whose keys are not in 'known'; NULL if none. */
-static struct extra *unknown_keys(json_t *obj, const char *const *known)
+static struct extra *unknown_keys(struct parse *p, json_t *obj,
+				  const char *const *known)
 {
 	const size_t flags =
 		JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
 	struct unknown *list = NULL; /* texts from json_dumps() */
 	struct extra *extra = NULL;
-	size_t nr = 0, alloc = 0, size = 0, i;
-	char *at;
+	size_t nr = 0, alloc = 0, i;
 	void *it;
 
 	for (it = json_object_iter(obj); it;
@@ -333,20 +422,21 @@ static struct extra *unknown_keys(json_t *obj, const char *const *known)
 		list[nr].key = key;
 		list[nr].json = text;
 		list[nr].len = strlen(text);
-		size += strlen(key) + list[nr].len + 2;
 		nr++;
 	}
 	if (nr) {
-		extra = xmalloc(sizeof(*extra) + nr * sizeof(extra->m[0]) +
-				size);
+		extra = arena_alloc(p->arena,
+				    sizeof(*extra) + nr * sizeof(extra->m[0]),
+				    sizeof(void *));
 		extra->nr = nr;
-		at = (char *)&extra->m[nr];
 		for (i = 0; i < nr; i++) {
-			extra->m[i].key = at;
-			at = stpcpy(at, list[i].key) + 1;
-			extra->m[i].json = at;
-			extra->m[i].len = list[i].len;
-			at = stpcpy(at, list[i].json) + 1;
+			struct unknown *u = &extra->m[i];
+
+			u->key = arena_str(p->arena, list[i].key,
+					   strlen(list[i].key));
+			u->json =
+				arena_str(p->arena, list[i].json, list[i].len);
+			u->len = list[i].len;
 			free((char *)list[i].json);
 		}
 	}
@@ -407,7 +497,7 @@ static int get_str(char **out, struct parse *p, json_t *obj,
 	if (!json_is_string(v))
 		return corrupt(p, w, key, NULL, "must be a string%s, not %s",
 			       opts & NULLABLE ? " or null" : "", type_name(v));
-	*out = xstrdup(json_string_value(v));
+	*out = arena_str(p->arena, json_string_value(v), json_string_length(v));
 	return 1;
 }
 
@@ -479,10 +569,10 @@ static int parse_ranges(struct registry *reg, struct priv *pv, struct parse *p,
 		struct range *r = &reg->ranges[reg->nr_ranges++];
 		struct extra *extra;
 
-		r->name = xstrdup(name);
+		r->name = arena_str(p->arena, name, strlen(name));
 		if (parse_span(r, p, value, &w, false) < 0)
 			return ERR_CORRUPT;
-		extra = unknown_keys(value, span_keys);
+		extra = unknown_keys(p, value, span_keys);
 		if (!extra)
 			continue;
 		ALLOC_GROW(pv->range_extra, pv->nr_range_extra + 1,
@@ -511,7 +601,7 @@ static int parse_reserved(struct registry *reg, struct priv *pv,
 
 		if (parse_span(r, p, value, &w, true) < 0)
 			return ERR_CORRUPT;
-		extra = unknown_keys(value, span_keys);
+		extra = unknown_keys(p, value, span_keys);
 		if (!extra)
 			continue;
 		if (!pv->reserved_extra)
@@ -559,9 +649,9 @@ static int parse_alloc(struct allocation *a, struct parse *p, json_t *obj,
 		    OPTIONAL | NULLABLE) < 0)
 		return ERR_CORRUPT;
 	if (!a->health_status)
-		a->health_status = xstrdup("unknown");
+		a->health_status = arena_str(p->arena, "unknown", 7);
 
-	a->extra = unknown_keys(obj, alloc_keys);
+	a->extra = unknown_keys(p, obj, alloc_keys);
 	return 0;
 }
 
@@ -599,12 +689,10 @@ static int parse_metadata(struct priv *pv, struct parse *p, json_t *meta)
 			       "must be an object, not %s", type_name(meta));
 	if (get_str(&version, p, meta, &w, "version", OPTIONAL) < 0 ||
 	    get_str(&pv->last_updated, p, meta, &w, "last_updated",
-		    OPTIONAL | NULLABLE) < 0) {
-		free(version);
+		    OPTIONAL | NULLABLE) < 0)
 		return ERR_CORRUPT;
-	}
 	if (version) {
-		free(pv->version);
+		str_free(pv->version);
 		pv->version = version;
 	}
 
@@ -631,7 +719,7 @@ static int parse_metadata(struct priv *pv, struct parse *p, json_t *meta)
 			(long long)schema, SCHEMA_VERSION);
 	pv->schema_version = schema;
 
-	pv->meta_extra = unknown_keys(meta, meta_keys);
+	pv->meta_extra = unknown_keys(p, meta, meta_keys);
 	return 0;
 }
 
@@ -669,7 +757,7 @@ static int from_json(struct registry *reg, struct parse *p, json_t *root)
 	if (v && parse_metadata(pv, p, v) < 0)
 		return ERR_CORRUPT;
 
-	pv->extra = unknown_keys(root, top_keys);
+	pv->extra = unknown_keys(p, root, top_keys);
 	return 0;
 }
 
@@ -972,7 +1060,7 @@ out:
 int registry_parse(struct registry **out, const char *text, size_t len,
 		   const char *path, unsigned flags, struct error *err)
 {
-	struct parse p = { path, err, false };
+	struct parse p = { path, err, false, NULL };
 	struct registry *reg = NULL;
 	json_error_t jerr;
 	json_t *root;
@@ -985,7 +1073,9 @@ int registry_parse(struct registry **out, const char *text, size_t len,
 		goto out;
 	}
 	reg = xcalloc(1, sizeof(*reg));
-	reg->path = xstrdup_or_null(path);
+	reg->path = str_dup(path);
+	p.arena = &get_priv(reg)->arena;
+	arena_reserve(p.arena, len);
 	ret = from_json(reg, &p, root);
 	if (ret)
 		goto out;
@@ -1031,15 +1121,15 @@ void registry_new_default(struct registry **out, const char *path)
 	struct registry *reg = xcalloc(1, sizeof(*reg));
 	size_t i;
 
-	reg->path = xstrdup_or_null(path);
+	reg->path = str_dup(path);
 	reg->ranges = xcalloc(ARRAY_SIZE(default_ranges), sizeof(*reg->ranges));
 	for (i = 0; i < ARRAY_SIZE(default_ranges); i++) {
 		struct range *r = &reg->ranges[i];
 
-		r->name = xstrdup(default_ranges[i].name);
+		r->name = str_dup(default_ranges[i].name);
 		r->start = default_ranges[i].start;
 		r->end = default_ranges[i].end;
-		r->description = xstrdup(default_ranges[i].description);
+		r->description = str_dup(default_ranges[i].description);
 	}
 	reg->nr_ranges = ARRAY_SIZE(default_ranges);
 	get_priv(reg);
@@ -1207,7 +1297,7 @@ void registry_serialize(const struct registry *reg, struct sbuf *out)
 
 int registry_save(struct registry *reg, struct error *err)
 {
-	struct parse p = { reg->path, err, true };
+	struct parse p = { reg->path, err, true, NULL };
 	struct sbuf text = SBUF_INIT;
 	struct priv *pv = get_priv(reg);
 	char now[sizeof("YYYY-MM-DDTHH:MM:SSZ")];
@@ -1324,16 +1414,16 @@ size_t registry_add(struct registry *reg, const struct allocation *a)
 	n = &reg->allocs[reg->nr_allocs];
 	memset(n, 0, sizeof(*n));
 	n->port = a->port;
-	n->worktree = xstrdup_or_null(a->worktree);
-	n->path = xstrdup_or_null(a->path);
-	n->service = xstrdup_or_null(a->service);
-	n->range = xstrdup_or_null(a->range);
-	n->allocated_at = xstrdup_or_null(a->allocated_at);
-	n->allocated_by = xstrdup_or_null(a->allocated_by);
-	n->description = xstrdup_or_null(a->description);
+	n->worktree = str_dup(a->worktree);
+	n->path = str_dup(a->path);
+	n->service = str_dup(a->service);
+	n->range = str_dup(a->range);
+	n->allocated_at = str_dup(a->allocated_at);
+	n->allocated_by = str_dup(a->allocated_by);
+	n->description = str_dup(a->description);
 	n->process_id = a->process_id;
 	n->health_status =
-		xstrdup(a->health_status ? a->health_status : "unknown");
+		str_dup(a->health_status ? a->health_status : "unknown");
 	n->extra = NULL;
 	return reg->nr_allocs++;
 }
@@ -1349,8 +1439,8 @@ void registry_remove(struct registry *reg, size_t index)
 
 void registry_set_string(char **field, const char *value)
 {
-	char *copy = xstrdup_or_null(value); /* 'value' may be '*field' */
+	char *copy = str_dup(value); /* 'value' may be '*field' */
 
-	free(*field);
+	str_free(*field);
 	*field = copy;
 }

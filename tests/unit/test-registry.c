@@ -851,6 +851,28 @@ static void test_set_string(void **state UNUSED)
 	registry_free(reg);
 }
 
+/* the strings of a load share blocks, yet each is replaced on its own */
+static void test_strings_of_a_load_are_replaced_alone(void **state UNUSED)
+{
+	struct registry *reg =
+		parse_ok(ALLOCS(WEB(", 'path': '/src/a'") ", {'port': 8081,"
+							  " 'worktree': 'b',"
+							  " 'service': 'web'}"),
+			 0);
+
+	registry_set_string(&reg->ranges[0].description, "web servers");
+	registry_set_string(&reg->allocs[1].worktree, "c");
+	registry_set_string(&reg->allocs[0].path, "/src/feat");
+	registry_set_string(&reg->path, "other.json");
+	registry_remove(reg, 0);
+	assert_int_equal(1, reg->nr_allocs);
+	assert_string_equal("c", reg->allocs[0].worktree);
+	assert_string_equal("web", reg->allocs[0].service);
+	assert_string_equal("web servers", reg->ranges[0].description);
+	assert_string_equal("other.json", reg->path);
+	registry_free(reg);
+}
+
 static void test_free_accepts_null(void **state UNUSED)
 {
 	registry_free(NULL);
@@ -1392,6 +1414,7 @@ int main(int argc UNUSED, char **argv)
 		cmocka_unit_test(test_seed_serializes_to_full_format),
 		cmocka_unit_test(test_add_find_remove),
 		cmocka_unit_test(test_set_string),
+		cmocka_unit_test(test_strings_of_a_load_are_replaced_alone),
 		cmocka_unit_test(test_free_accepts_null),
 		cmocka_unit_test(test_new_default_has_seven_ranges),
 		cmocka_unit_test(test_new_default_matches_example),
