@@ -112,7 +112,8 @@ uninstall:
 
 # Build and test dependencies, from Debian's archive.
 DEB_PACKAGES = build-essential pkg-config git libgit2-dev libjansson-dev \
-	libinih-dev libcmocka-dev hyperfine time python3 iproute2
+	libinih-dev libcmocka-dev hyperfine time python3 iproute2 \
+	docker-compose python3-dotenv
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
