@@ -167,6 +167,30 @@ test_expect_success 'a block with nothing left in it is removed cleanly' '
 	test_cmp expect actual
 '
 
+test_expect_success ROOT 'the owner of .env is kept' '
+	env_repo o1 48750 &&
+	echo "A=1" >o1-wt/.env &&
+	chown 65534:65534 o1-wt/.env &&
+	chmod 640 o1-wt/.env &&
+	git -C o1-wt worktree-ports sync >out &&
+	grep "^wrote .env\$" out &&
+	grep "^PORT_WEB=" o1-wt/.env &&
+	test "$(stat -c "%u %g %a" o1-wt/.env)" = "65534 65534 640"
+'
+
+test_expect_success 'a begin marker without an end marker is left alone' '
+	env_repo u1 48770 &&
+	printf "A=1\n%s\nPORT_WEB=1\nB=2\n" "$BEGIN" >u1-wt/.env &&
+	cp u1-wt/.env u1.before &&
+	touch -d "2001-02-03 04:05:06" u1-wt/.env &&
+	stat -c "%i %Y" u1-wt/.env >stat.before &&
+	test_expect_code 4 git -C u1-wt worktree-ports sync >out 2>err &&
+	grep "^error: .*/\.env:2: unterminated git-worktree-ports block" err &&
+	cmp u1.before u1-wt/.env &&
+	stat -c "%i %Y" u1-wt/.env >stat.after &&
+	test_cmp stat.before stat.after
+'
+
 test_expect_success 'a symlinked .env leading outside is refused' '
 	env_repo s1 48300 &&
 	echo "OUTSIDE=1" >outside.env &&
