@@ -343,4 +343,20 @@ test_expect_success 'remove of a dirty worktree without --force keeps its ports'
 	test "$(allocs_of h17 h17-wt)" = 0
 '
 
+# Before the hook, a fresh worktree can be removed with plain 'git
+# worktree remove'; the .env the hook writes must not take that away
+# from a repository that does not ignore .env.
+test_expect_success 'a fresh worktree stays removable without a .gitignore' '
+	new_repo h18 &&
+	set_ranges h18 web:47590-47599 &&
+	git -C h18 worktree-ports install-hooks >/dev/null &&
+	printf "[service \"web\"]\n" >h18/.worktree-ports.ini &&
+	git -C h18 add .worktree-ports.ini &&
+	git -C h18 commit -q -m "declare the ports" &&
+	git -C h18 worktree add -q ../h18-wt 2>/dev/null &&
+	grep "^PORT_WEB=" h18-wt/.env &&
+	git -C h18 worktree remove ../h18-wt &&
+	! test -e h18-wt
+'
+
 test_done
