@@ -1,0 +1,495 @@
+#!/bin/sh
+# bench.sh: how fast git-worktree-ports is, as ratios to git itself.
+#
+#	make bench			(BUILD_DIR=... sh tests/bench.sh)
+#	BENCH_QUICK=1 make bench	skip the 50,000-allocation case
+#	BENCH_KEEP=1 make bench		keep the fixtures in the temp dir
+#
+# Every timing comes from hyperfine, with 'git worktree list --porcelain'
+# run in the same repository as the reference command of the same
+# hyperfine invocation, and is reported as the ratio of the means: the
+# machine's speed cancels out and the targets stay meaningful anywhere.
+# The fixtures live in a fresh temp dir with its own HOME and
+# XDG_STATE_HOME, removed at the end. hyperfine's own output goes to
+# bench.log there (copied to $BUILD_DIR/bench/bench.log); stdout gets
+# only the summary table, progress goes to stderr.
+#
+# Not part of 'make check': timings do not belong in tests.
+
+set -u
+
+SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$SRC_DIR/build}
+BENCH_QUICK=${BENCH_QUICK:-0}
+BENCH_KEEP=${BENCH_KEEP:-0}
+REF='git worktree list --porcelain'
+
+die() {
+	printf 'bench: %s\n' "$*" >&2
+	exit 1
+}
+
+START=$(date +%s)
+progress() {
+	printf 'bench: [%4ss] %s\n' $(($(date +%s) - START)) "$*" >&2
+}
+
+test -x "$BUILD_DIR/git-worktree-ports" ||
+	die "no $BUILD_DIR/git-worktree-ports: run make first"
+for tool in hyperfine python3 git cc pkg-config; do
+	command -v $tool >/dev/null 2>&1 ||
+		die "$tool is missing (make deps installs it)"
+done
+test -x /usr/bin/time || die "/usr/bin/time is missing (make deps installs it)"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wtp-bench.XXXXXX") || exit 1
+LOG=$TMP/bench.log
+ROWS=$TMP/rows.tsv
+BENCH_BIN=$BUILD_DIR/bench
+
+cleanup() {
+	if test -f "$LOG" && mkdir -p "$BENCH_BIN" 2>/dev/null; then
+		cp "$LOG" "$BENCH_BIN/bench.log"
+	fi
+	if test "$BENCH_KEEP" = 1; then
+		progress "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$TMP/home" "$TMP/state"
+HOME=$TMP/home
+XDG_STATE_HOME=$TMP/state
+export HOME XDG_STATE_HOME
+unset GIT_DIR GIT_WORK_TREE GIT_COMMON_DIR GIT_INDEX_FILE GIT_CEILING_DIRECTORIES
+unset GIT_WORKTREE_PORTS_REGISTRY GIT_WORKTREE_PORTS_SKIP
+unset GIT_WORKTREE_PORTS_TIMING GIT_WORKTREE_PORTS_LOCK_TIMEOUT
+GIT_CONFIG_NOSYSTEM=1
+GIT_AUTHOR_NAME='A U Thor'
+GIT_AUTHOR_EMAIL='author@example.com'
+GIT_COMMITTER_NAME='C O Mitter'
+GIT_COMMITTER_EMAIL='committer@example.com'
+export GIT_CONFIG_NOSYSTEM GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL
+export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL
+PATH=$BUILD_DIR:$PATH
+export PATH
+git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+: >"$ROWS"
+: >"$LOG"
+
+# The report: rows are collected in rows.tsv and printed at the end.
+cat >"$TMP/report.py" <<'EOF'
+import json, os, re, statistics, sys
+
+rows_path = os.environ["ROWS"]
+
+
+def emit(*fields):
+    with open(rows_path, "a") as f:
+        f.write("\t".join(str(x) for x in fields) + "\n")
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)["results"]
+
+
+def cmd_section(title):
+    emit("section", title)
+
+
+def cmd_row(path, index, name, target=""):
+    # One command of a hyperfine run against the run's reference (index 0).
+    res = load(path)
+    ref = res[0]["mean"]
+    mean = res[int(index)]["mean"]
+    emit("row", name, "%.3f" % (mean * 1e3), "ms",
+         "%.2f" % (mean / ref), target)
+
+
+def cmd_ref(path, where=""):
+    res = load(path)
+    emit("row", "reference: " + res[0]["command"] +
+         (", " + where if where else ""),
+         "%.3f" % (res[0]["mean"] * 1e3), "ms", "1.00", "")
+
+
+def cmd_timing(path, ref_json, label):
+    # Lines "timing: PHASE US" from many runs, one "run" line between runs.
+    ref = load(ref_json)[0]["mean"] * 1e6
+    runs, cur = [], {}
+    order = []
+    with open(path) as f:
+        for line in f:
+            if line.strip() == "run":
+                if cur:
+                    runs.append(cur)
+                cur = {}
+                continue
+            m = re.match(r"^timing: (\S+) (\d+(?:\.\d+)?)\s*$", line)
+            if m:
+                phase = m.group(1)
+                if phase not in order:
+                    order.append(phase)
+                cur[phase] = cur.get(phase, 0) + float(m.group(2))
+    if cur:
+        runs.append(cur)
+    if not runs:
+        emit("row", label + ": no timing lines on stderr", "-", "", "-", "")
+        return
+    for phase in order:
+        us = sum(r.get(phase, 0) for r in runs) / len(runs)
+        emit("row", "%s: %s (%d runs)" % (label, phase, len(runs)),
+             "%.3f" % (us / 1e3), "ms", "%.2f" % (us / ref), "")
+
+
+def cmd_diff(path, index, timing_path, name):
+    # The time outside the phases the tool measures itself: wall clock of
+    # the command minus its own 'total'.
+    res = load(path)
+    ref = res[0]["mean"]
+    wall = res[int(index)]["mean"]
+    tot = []
+    with open(timing_path) as f:
+        for line in f:
+            m = re.match(r"^timing: total (\d+(?:\.\d+)?)", line)
+            if m:
+                tot.append(float(m.group(1)) / 1e6)
+    if not tot:
+        return
+    rest = wall - statistics.mean(tot)
+    emit("row", name, "%.3f" % (rest * 1e3), "ms", "%.2f" % (rest / ref), "")
+
+
+def cmd_scale(*specs):
+    # specs: N:JSON ... ; the cost per allocation and how it grows. With
+    # fixed costs, linear growth gives a per-allocation time that falls as
+    # N grows; the marginal cost (the slope between two cases) stays flat.
+    pts = []
+    for s in specs:
+        n, path = s.split(":", 1)
+        res = load(path)
+        pts.append((int(n), res[1]["mean"]))
+    n0, t0 = pts[0]
+    for n, t in pts:
+        emit("row", "per allocation, %s allocations (ratio: to %s)" %
+             (format(n, ","), format(n0, ",")),
+             "%.2f" % (t / n * 1e6), "us", "%.2f" % ((t / n) / (t0 / n0)),
+             "<= 1" if n != n0 else "")
+    marg = []
+    for (na, ta), (nb, tb) in zip(pts, pts[1:]):
+        marg.append((tb - ta) / (nb - na))
+        emit("row", "marginal per allocation, %s to %s" %
+             (format(na, ","), format(nb, ",")),
+             "%.2f" % (marg[-1] * 1e6), "us",
+             "%.2f" % (marg[-1] / marg[0]), "<= 1.5" if len(marg) > 1 else "")
+
+
+def cmd_rss(name, ref_kb, kb):
+    emit("row", name, "%.1f" % (int(kb) / 1024), "MB",
+         "%.2f" % (int(kb) / int(ref_kb)), "")
+
+
+def cmd_count(path, want):
+    # Exit 1 unless the JSON at 'path' lists 'want' allocations.
+    with open(path) as f:
+        n = len(json.load(f)["allocations"])
+    if n != int(want):
+        print("%s: %d allocations, not %s" % (path, n, want), file=sys.stderr)
+        sys.exit(1)
+
+
+def cmd_print():
+    met = total = 0
+    out = []
+    w = 58
+    head = "%-*s %10s %4s %8s %8s" % (w, "name", "mean", "", "ratio",
+                                      "target")
+    out.append(head)
+    out.append("-" * len(head))
+    with open(rows_path) as f:
+        rows = [l.rstrip("\n").split("\t") for l in f]
+    for r in rows:
+        if r[0] == "section":
+            out.append("")
+            out.append(r[1])
+        elif r[0] == "row":
+            name, val, unit, ratio, target = r[1:6]
+            verdict = ""
+            if target.startswith("<="):
+                total += 1
+                ok = float(ratio) <= float(target[2:])
+                met += ok
+                verdict = "ok" if ok else "OVER"
+                target = target + "x"
+            ratio_s = ratio + "x" if ratio not in ("", "-") else ratio
+            out.append("  %-*s %10s %-4s %8s %8s %s" % (
+                w - 2, name, val, unit, ratio_s, target, verdict))
+    out.append("")
+    out.append("%d of %d targets met" % (met, total))
+    print("\n".join(out))
+
+
+globals()["cmd_" + sys.argv[1]](*sys.argv[2:])
+EOF
+export ROWS
+
+report() {
+	python3 "$TMP/report.py" "$@" || die "report $1 failed"
+}
+
+# hf TAG DIR HYPERFINE-ARGS...: run hyperfine in DIR, without a shell, the
+# reference first; the results go to TAG.json, its output to the log.
+hf() {
+	tag=$1 dir=$2
+	shift 2
+	progress "hyperfine: $tag"
+	printf '\n=== %s (in %s)\n' "$tag" "$dir" >>"$LOG"
+	(cd "$dir" && hyperfine -N --style basic \
+		--export-json "$TMP/$tag.json" "$REF" "$@") >>"$LOG" 2>&1 ||
+		die "hyperfine $tag failed; see $LOG"
+}
+
+# 10000 -> 10,000
+commas() {
+	echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'
+}
+
+# Peak resident set size in kB of a command, the median of 5 runs.
+rss() {
+	for i in 1 2 3 4 5; do
+		/usr/bin/time -v "$@" 2>&1 >/dev/null |
+			sed -n 's/^.*Maximum resident set size (kbytes): //p'
+	done | sort -n | sed -n 3p
+}
+
+# --- fixture a: a repository with 10 linked worktrees ----------------------
+
+progress "fixture: a repository with 10 linked worktrees"
+A=$TMP/a
+mkdir "$A"
+git init -q "$A/main" &&
+echo hello >"$A/main/README" &&
+git -C "$A/main" add README &&
+git -C "$A/main" commit -q -m initial &&
+git -C "$A/main" worktree-ports init --no-hooks >/dev/null &&
+python3 "$SRC_DIR/tests/helpers/set-ranges.py" \
+	"$A/main/design/worktrees/ports.json" web:44000-44999 \
+	api:45000-45999 || die "cannot set up $A/main"
+for i in 01 02 03 04 05 06 07 08 09 10; do
+	git -C "$A/main" worktree add -q "../w$i" || die "worktree add failed"
+	git -C "$A/w$i" worktree-ports allocate api -q >/dev/null ||
+		die "allocate api in w$i failed"
+done
+W=$A/w05
+port=$(cd "$W" && git worktree-ports allocate web -q) ||
+	die "allocate web failed"
+again=$(cd "$W" && git worktree-ports allocate web -q)
+test "$port" = "$again" ||
+	die "allocate web gave $port, then $again"
+
+# --- a. allocate that finds its allocation ---------------------------------
+
+report section "a. allocate web -q, allocation exists (10 linked worktrees)"
+hf fast "$W" --warmup 20 --min-runs 300 'git worktree-ports allocate web -q'
+report ref "$TMP/fast.json"
+report row "$TMP/fast.json" 1 "git worktree-ports allocate web -q" "<= 8"
+again=$(cd "$W" && git worktree-ports allocate web -q)
+test "$port" = "$again" || die "allocate web moved from $port to $again"
+
+# --- b. a first allocation -------------------------------------------------
+
+report section "b. allocate web -q, first allocation (released before each)"
+hf first "$W" --warmup 5 --min-runs 100 \
+	--prepare "sh -c 'git worktree-ports release web -q >/dev/null 2>&1; true'" \
+	'git worktree-ports allocate web -q'
+report ref "$TMP/first.json"
+report row "$TMP/first.json" 1 "git worktree-ports allocate web -q (new)" "<= 8"
+
+# --- c. where the time goes -------------------------------------------------
+
+progress "building the baseline programs in $BENCH_BIN"
+mkdir -p "$BENCH_BIN" || die "cannot create $BENCH_BIN"
+printf 'int main(void)\n{\n\treturn 0;\n}\n' >"$BENCH_BIN/empty.c"
+cat >"$BENCH_BIN/libgit2-init.c" <<'EOF'
+#include <git2.h>
+
+int main(void)
+{
+	return git_libgit2_init() < 0;
+}
+EOF
+LIBS=$(pkg-config --libs libgit2 jansson inih) &&
+cc -O2 -o "$BENCH_BIN/empty" "$BENCH_BIN/empty.c" &&
+cc -O2 -o "$BENCH_BIN/empty-linked" "$BENCH_BIN/empty.c" \
+	-Wl,--no-as-needed $LIBS -Wl,--as-needed &&
+cc -O2 $(pkg-config --cflags libgit2) -o "$BENCH_BIN/libgit2-init" \
+	"$BENCH_BIN/libgit2-init.c" $LIBS || die "cannot build the baselines"
+
+report section "c. where the time goes (allocation exists)"
+hf parts "$W" --warmup 20 --min-runs 200 \
+	"$BENCH_BIN/empty" "$BENCH_BIN/empty-linked" "$BENCH_BIN/libgit2-init" \
+	'git-worktree-ports allocate web -q' \
+	'git worktree-ports allocate web -q'
+report ref "$TMP/parts.json"
+report row "$TMP/parts.json" 1 "process start: empty main"
+report row "$TMP/parts.json" 2 "+ dynamic linking: libgit2 jansson inih"
+report row "$TMP/parts.json" 3 "+ git_libgit2_init()"
+report row "$TMP/parts.json" 4 "git-worktree-ports allocate (run directly)"
+report row "$TMP/parts.json" 5 "git worktree-ports allocate (through git)"
+
+progress "timing phases (GIT_WORKTREE_PORTS_TIMING=1)"
+: >"$TMP/timing-fast.txt"
+: >"$TMP/timing-first.txt"
+for i in $(seq 1 50); do
+	echo run >>"$TMP/timing-fast.txt"
+	(cd "$W" && GIT_WORKTREE_PORTS_TIMING=1 \
+		git-worktree-ports allocate web -q 2>>"$TMP/timing-fast.txt" \
+		>/dev/null) || die "allocate with timing failed"
+done
+for i in $(seq 1 50); do
+	(cd "$W" && git worktree-ports release web -q >/dev/null 2>&1)
+	echo run >>"$TMP/timing-first.txt"
+	(cd "$W" && GIT_WORKTREE_PORTS_TIMING=1 \
+		git-worktree-ports allocate web -q 2>>"$TMP/timing-first.txt" \
+		>/dev/null) || die "allocate with timing failed"
+done
+report timing "$TMP/timing-fast.txt" "$TMP/parts.json" "phase, existing"
+report diff "$TMP/parts.json" 4 "$TMP/timing-fast.txt" \
+	"outside the phases: exec, linking, exit"
+report timing "$TMP/timing-first.txt" "$TMP/parts.json" "phase, first"
+
+# --- e (part). peak memory of the fast allocate ----------------------------
+
+progress "peak RSS, fixture a"
+ref_kb=$(cd "$W" && rss git rev-parse --show-toplevel)
+fast_kb=$(cd "$W" && rss git-worktree-ports allocate web -q)
+test -n "$ref_kb" && test -n "$fast_kb" || die "no RSS from /usr/bin/time"
+
+# --- d. status --all --json as the registry grows ---------------------------
+
+# A registry with N allocations: 10 services (ranges s0..s9 of 5,001
+# ports each, from 10000 up), one allocation of each in each worktree
+# wt/w00001..wt/wK, at distinct ports that are not bad ports.
+write_registry() {
+	python3 - "$1" "$2" "$S/wt" <<'EOF'
+import json, os, sys
+path, n, wtdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+BAD = {10080}
+nsvc = 10
+ranges, pools = {}, []
+for i in range(nsvc):
+    start = 10000 + i * 5001
+    ranges["s%d" % i] = {"start": start, "end": start + 5000,
+                         "description": "bench range %d" % i}
+    pools.append([p for p in range(start, start + 5001) if p not in BAD])
+allocs = []
+for k in range(n // nsvc):
+    name = "w%05d" % (k + 1)
+    wt = os.path.realpath(os.path.join(wtdir, name))
+    for i in range(nsvc):
+        allocs.append({"port": pools[i][k], "worktree": name, "path": wt,
+                       "service": "s%d" % i,
+                       "allocated_at": "2026-01-01T00:00:00Z",
+                       "allocated_by": "bench@localhost",
+                       "description": "bench service s%d" % i,
+                       "process_id": None, "health_status": "unknown"})
+reg = {"ranges": ranges, "reserved": [], "allocations": allocs,
+       "metadata": {"version": "1.0.0",
+                    "last_updated": "2026-01-01T00:00:00Z",
+                    "total_allocations": len(allocs), "schema_version": 1}}
+with open(path, "w") as f:
+    json.dump(reg, f, indent=2)
+    f.write("\n")
+EOF
+}
+
+S=$TMP/s
+nr_wt=0
+JOBS=$(nproc 2>/dev/null || echo 2)
+# grow_worktrees N: add linked worktrees until there are N. Each 'git
+# worktree add' reads every existing worktree, so thousands take minutes:
+# run as many at once as there are CPUs (they create distinct names).
+grow_worktrees() {
+	while test $nr_wt -lt "$1"; do
+		last=$((nr_wt + 250))
+		test $last -gt "$1" && last=$1
+		seq $((nr_wt + 1)) $last |
+		xargs -P "$JOBS" -n 25 sh -c '
+			for i; do
+				git worktree add --no-checkout -q --detach \
+					"$(printf "../wt/w%05d" $i)" || exit 255
+			done' sh ||
+			die "git worktree add failed between $nr_wt and $last"
+		nr_wt=$last
+		progress "  $nr_wt of $1 worktrees"
+	done
+}
+
+progress "fixture: the scale repository"
+mkdir "$S"
+git init -q "$S/main" &&
+echo hello >"$S/main/README" &&
+git -C "$S/main" add README &&
+git -C "$S/main" commit -q -m initial &&
+git -C "$S/main" worktree-ports init --no-hooks >/dev/null ||
+	die "cannot set up $S/main"
+SREG=$S/main/design/worktrees/ports.json
+
+report section "d. status --all --json, 10 allocations per worktree"
+cases="1000:100 10000:1000"
+test "$BENCH_QUICK" = 1 || cases="$cases 50000:5000"
+scale_args=
+for c in $cases; do
+	n=${c%%:*} wts=${c#*:}
+	progress "status: $n allocations over $wts worktrees"
+	(cd "$S/main" && grow_worktrees "$wts") || exit 1
+	nr_wt=$wts
+	test "$(git -C "$S/main" worktree list --porcelain |
+		grep -c '^worktree ')" = $((wts + 1)) ||
+		die "git does not list $wts linked worktrees"
+	write_registry "$SREG" "$n" || die "cannot write the registry"
+	(cd "$S/main" && git worktree-ports status --all --json \
+		>"$TMP/status-$n.json") || die "status --all --json failed"
+	report count "$TMP/status-$n.json" "$n"
+	if test "$n" -ge 50000; then
+		runs="--warmup 1 --min-runs 10"
+	else
+		runs="--warmup 3 --min-runs 20"
+	fi
+	hf "status-$n" "$S/main" $runs 'git worktree-ports status --all --json'
+	report count "$SREG" "$n"
+	target=
+	test "$n" = 10000 && target="<= 10"
+	report ref "$TMP/status-$n.json" "$(commas $wts) worktrees"
+	report row "$TMP/status-$n.json" 1 \
+		"status --all --json, $(commas $n) allocations" "$target"
+	scale_args="$scale_args $n:$TMP/status-$n.json"
+	if test "$n" = 10000; then
+		progress "peak RSS, 10,000 allocations"
+		sref_kb=$(cd "$S/main" && rss git rev-parse --show-toplevel)
+		status_kb=$(cd "$S/main" &&
+			rss git-worktree-ports status --all --json)
+		test -n "$sref_kb" && test -n "$status_kb" ||
+			die "no RSS from /usr/bin/time"
+	fi
+done
+report scale $scale_args
+
+# --- e. peak memory --------------------------------------------------------
+
+report section "e. peak RSS (ratio to git rev-parse --show-toplevel's)"
+report rss "git rev-parse --show-toplevel (fixture a)" "$ref_kb" "$ref_kb"
+report rss "git-worktree-ports allocate web -q (existing)" "$ref_kb" "$fast_kb"
+report rss "git rev-parse --show-toplevel (10,000 case)" "$sref_kb" "$sref_kb"
+report rss "git-worktree-ports status --all --json, 10,000" \
+	"$sref_kb" "$status_kb"
+
+printf 'git-worktree-ports bench: ratios to the mean of "%s"\n' "$REF"
+printf 'run in the same repository by the same hyperfine invocation\n\n'
+report print
+progress "hyperfine output: $BENCH_BIN/bench.log"
