@@ -166,6 +166,33 @@ test_expect_success 'GIT_WORKTREE_PORTS_SKIP=1 on worktree add does nothing' '
 	test "$(allocs_of h5 h5-wt)" = 3
 '
 
+test_expect_success 'GIT_WORKTREE_PORTS_SKIP=1 on a branch checkout does nothing' '
+	hook_repo h5b 47600 &&
+	git -C h5b worktree add -q ../h5b-wt 2>/dev/null &&
+	sed "s/^PORT_WEB=.*/PORT_WEB=1/" h5b-wt/.env >edited &&
+	cp edited h5b-wt/.env &&
+	git -C h5b-wt worktree-ports release web >/dev/null &&
+	cp h5b/$REG reg.before &&
+	GIT_WORKTREE_PORTS_SKIP=1 git -C h5b-wt checkout -q -b other >out 2>&1 &&
+	test_must_be_empty out &&
+	test_cmp edited h5b-wt/.env &&
+	cmp reg.before h5b/$REG
+'
+
+test_expect_success 'a tracked .env gets a warning naming it' '
+	hook_repo h5c 47630 &&
+	git -C h5c checkout -q -b tracked 2>/dev/null &&
+	echo "MINE=1" >h5c/.env &&
+	git -C h5c add -f .env &&
+	git -C h5c commit -q -m "track .env" &&
+	git -C h5c checkout -q main 2>/dev/null &&
+	git -C h5c worktree add -q ../h5c-wt tracked 2>err &&
+	grep "^warning: \.env is tracked by git" err &&
+	! grep "^warning: server/\.env" err &&
+	grep "^MINE=1\$" h5c-wt/.env &&
+	grep "^PORT_WEB=" h5c-wt/.env
+'
+
 test_expect_success 'a repository without .worktree-ports.ini is left alone' '
 	new_repo h6 &&
 	set_ranges h6 web:47250-47259 &&
