@@ -31,9 +31,15 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_FLAGS) -iquote include -MMD -MP \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS)) \
-	-DWTP_DATADIR='"$(DATADIR)"' -DWTP_VERSION='"$(VERSION)"'
+	-DWTP_DATADIR='"$(DATADIR)"' -DWTP_VERSION='"$(VERSION)"' \
+	-DWTP_LIBGIT2_SONAME='"$(LIBGIT2_SONAME)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
-LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+# libgit2 is loaded with dlopen() on first use (include/wt-libgit2.h), so
+# the binary is linked only against jansson and inih; its soname is read
+# from the library the headers belong to.
+LIBGIT2_LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libgit2)
+LIBGIT2_SONAME := $(or $(shell objdump -p '$(LIBGIT2_LIBDIR)/libgit2.so' 2>/dev/null | sed -n 's/^ *SONAME *//p'),libgit2.so)
+LIBS = $(shell $(PKG_CONFIG) --libs jansson inih) -ldl
 TEST_LIBS = $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 VERSION = 0.1.0

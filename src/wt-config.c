@@ -4,7 +4,7 @@
 #include "sbuf.h"
 
 #include <ctype.h>
-#include <git2.h>
+#include "wt-libgit2.h"
 #include <stdio.h>
 
 /* Does 'text' contain 'word', ignoring case? */
@@ -88,20 +88,20 @@ int wt_config_get(char **out, const struct wt_repo *repo, const char *key,
 	ret = wt_libgit2_start(err);
 	if (ret < 0)
 		goto out;
-	if (git_repository_open(&r, repo->gitdir) < 0 ||
-	    git_repository_config_snapshot(&cfg, r) < 0) {
-		const git_error *e = git_error_last();
+	if (lg2.repository_open(&r, repo->gitdir) < 0 ||
+	    lg2.repository_config_snapshot(&cfg, r) < 0) {
+		const git_error *e = lg2.error_last();
 
 		ret = error_set(err, ERR_FAIL, repo->gitdir, 0, NULL,
 				"cannot read the git configuration: %s",
 				e ? e->message : "unknown error");
 		goto out;
 	}
-	rc = git_config_get_string_buf(&value, cfg, key);
+	rc = lg2.config_get_string_buf(&value, cfg, key);
 	if (rc == GIT_ENOTFOUND)
 		goto out;
 	if (rc < 0) {
-		const git_error *e = git_error_last();
+		const git_error *e = lg2.error_last();
 
 		ret = error_set(err, ERR_FAIL, NULL, 0, key,
 				"cannot read the git configuration: %s",
@@ -110,9 +110,9 @@ int wt_config_get(char **out, const struct wt_repo *repo, const char *key,
 	}
 	*out = xstrdup(value.ptr);
 out:
-	git_buf_dispose(&value);
-	git_config_free(cfg);
-	git_repository_free(r);
+	lg2_buf_dispose(&value);
+	lg2_config_free(cfg);
+	lg2_repository_free(r);
 	free(section);
 	return ret;
 }

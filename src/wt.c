@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <git2.h>
+#include "wt-libgit2.h"
 
 #define NOREPO_HINT "run the command inside a worktree, or use -C <path>"
 
@@ -27,26 +27,31 @@ void wt_shutdown(void)
 {
 	if (!started)
 		return;
-	git_libgit2_shutdown();
+	lg2.libgit2_shutdown();
 	started = false;
 }
 
 /* Copy libgit2's message for the failure that just happened. */
 static int git_fail(struct error *err, int code)
 {
-	const git_error *e = git_error_last();
+	const git_error *e = lg2.error_last();
 
 	error_set(err, code, NULL, 0, NULL, "%s",
 		  e && e->message ? e->message : "libgit2 failed");
-	git_error_clear();
+	lg2.error_clear();
 	return code;
 }
 
 int wt_libgit2_start(struct error *err)
 {
+	int ret;
+
 	if (started)
 		return 0;
-	if (git_libgit2_init() < 0)
+	ret = wt_libgit2_load(err);
+	if (ret < 0)
+		return ret;
+	if (lg2.libgit2_init() < 0)
 		return git_fail(err, ERR_FAIL);
 	started = true;
 	started_ever = true;
@@ -63,7 +68,7 @@ static int open_gitdir(git_repository **out, const char *gitdir,
 	ret = wt_libgit2_start(err);
 	if (ret < 0)
 		return ret;
-	if (git_repository_open_ext(out, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH,
+	if (lg2.repository_open_ext(out, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH,
 				    NULL) < 0)
 		return git_fail(err, ERR_FAIL);
 	return 0;
@@ -415,11 +420,11 @@ static int find_main_libgit2(struct wt_repo *repo, bool top_from_config,
 	ret = open_gitdir(&r, repo->commondir, err);
 	if (ret < 0)
 		goto out;
-	if (git_repository_is_bare(r) || !git_repository_workdir(r)) {
+	if (lg2.repository_is_bare(r) || !lg2.repository_workdir(r)) {
 		repo->bare = true;
 		goto out;
 	}
-	workdir = canonical(git_repository_workdir(r));
+	workdir = canonical(lg2.repository_workdir(r));
 	if (!workdir)
 		goto out;
 	parent = parent_dir(repo->commondir);
@@ -436,7 +441,7 @@ static int find_main_libgit2(struct wt_repo *repo, bool top_from_config,
 out:
 	free(parent);
 	free(workdir);
-	git_repository_free(r);
+	lg2_repository_free(r);
 	return ret;
 }
 
@@ -568,26 +573,26 @@ static int open_libgit2(struct wt_repo *repo, const char *start,
 	ret = wt_libgit2_start(err);
 	if (ret < 0)
 		goto out;
-	ret = git_repository_open_ext(&r, start, flags, NULL);
+	ret = lg2.repository_open_ext(&r, start, flags, NULL);
 	if (ret < 0) {
 		ret = git_fail(err,
 			       ret == GIT_ENOTFOUND ? ERR_NOREPO : ERR_FAIL);
 		error_hint(err, NOREPO_HINT);
 		goto out;
 	}
-	repo->gitdir = canonical_or_copy(git_repository_path(r));
-	repo->commondir = canonical_or_copy(git_repository_commondir(r));
-	if (!git_repository_is_bare(r) && git_repository_workdir(r)) {
-		repo->path = canonical_or_copy(git_repository_workdir(r));
+	repo->gitdir = canonical_or_copy(lg2.repository_path(r));
+	repo->commondir = canonical_or_copy(lg2.repository_commondir(r));
+	if (!lg2.repository_is_bare(r) && lg2.repository_workdir(r)) {
+		repo->path = canonical_or_copy(lg2.repository_workdir(r));
 		repo->name = xstrdup(strcmp(repo->gitdir, repo->commondir)
 					     ? base_name(repo->gitdir)
 					     : WT_MAIN_NAME);
 	}
-	git_repository_free(r);
+	lg2_repository_free(r);
 	r = NULL;
 	ret = find_main(repo, false, err);
 out:
-	git_repository_free(r);
+	lg2_repository_free(r);
 	return ret;
 }
 
@@ -769,26 +774,26 @@ int wt_state(enum wt_state *out, const struct wt_repo *repo, const char *name,
 	ret = open_gitdir(&r, repo->commondir, err);
 	if (ret < 0)
 		goto out;
-	if (git_worktree_lookup(&w, r, name) < 0) {
-		git_error_clear();
+	if (lg2.worktree_lookup(&w, r, name) < 0) {
+		lg2.error_clear();
 		*out = WT_GONE;
 		goto out;
 	}
-	locked = git_worktree_is_locked(NULL, w);
+	locked = lg2.worktree_is_locked(NULL, w);
 	if (locked < 0) {
 		ret = git_fail(err, ERR_FAIL);
 		goto out;
 	}
 	if (locked)
 		*out = WT_LOCKED;
-	else if (git_worktree_validate(w) < 0)
+	else if (lg2.worktree_validate(w) < 0)
 		*out = WT_GONE;
 	else
 		*out = WT_ALIVE;
-	git_error_clear();
+	lg2.error_clear();
 out:
-	git_worktree_free(w);
-	git_repository_free(r);
+	lg2_worktree_free(w);
+	lg2_repository_free(r);
 	return ret;
 }
 
@@ -839,24 +844,24 @@ static int linked_info(struct wt_info *out, git_repository *r, const char *name,
 	int locked;
 	int ret = 0;
 
-	if (git_worktree_lookup(&w, r, name) < 0) {
-		git_error_clear();
+	if (lg2.worktree_lookup(&w, r, name) < 0) {
+		lg2.error_clear();
 		return 1;
 	}
-	locked = git_worktree_is_locked(NULL, w);
+	locked = lg2.worktree_is_locked(NULL, w);
 	if (locked < 0) {
 		ret = git_fail(err, ERR_FAIL);
 		goto out;
 	}
-	path = git_worktree_path(w);
+	path = lg2.worktree_path(w);
 	out->name = xstrdup(name);
 	out->path = path ? canonical_or_copy(path) : NULL;
 	out->is_main = false;
 	out->locked = locked > 0;
-	out->valid = git_worktree_validate(w) == 0;
-	git_error_clear();
+	out->valid = lg2.worktree_validate(w) == 0;
+	lg2.error_clear();
 out:
-	git_worktree_free(w);
+	lg2_worktree_free(w);
 	return ret;
 }
 
@@ -878,7 +883,7 @@ int wt_list(struct wt_list *out, const struct wt_repo *repo, struct error *err)
 	ret = open_gitdir(&r, repo->commondir, err);
 	if (ret < 0)
 		goto out;
-	if (git_worktree_list(&names, r) < 0) {
+	if (lg2.worktree_list(&names, r) < 0) {
 		ret = git_fail(err, ERR_FAIL);
 		goto out;
 	}
@@ -902,8 +907,8 @@ int wt_list(struct wt_list *out, const struct wt_repo *repo, struct error *err)
 	list.nr = 0;
 out:
 	wt_list_release(&list);
-	git_strarray_dispose(&names);
-	git_repository_free(r);
+	lg2_strarray_dispose(&names);
+	lg2_repository_free(r);
 	return ret;
 }
 
@@ -929,6 +934,6 @@ int wt_lookup(struct wt_info *out, const struct wt_repo *repo, const char *name,
 	if (ret > 0)
 		ret = no_worktree(err, name);
 out:
-	git_repository_free(r);
+	lg2_repository_free(r);
 	return ret;
 }
