@@ -172,6 +172,17 @@ void cmd_compose_name(struct sbuf *out, const struct wt_repo *repo,
 /* "PORT_" + the service upper-cased, non-alphanumerics as '_'. */
 void cmd_port_var(struct sbuf *out, const char *service);
 
+/* mkdir -p of the directory holding 'path'. */
+int cmd_make_parent_dirs(const char *path, struct error *err);
+
+/*
+ * Add each of 'patterns' that is missing to info/exclude in the common
+ * dir (never to a .gitignore), under one comment line. Returns 1 if lines
+ * were added, 0 if all were there, or an error.
+ */
+int cmd_exclude(const struct wt_repo *repo, const char *const *patterns,
+		size_t nr, struct error *err);
+
 void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmd_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

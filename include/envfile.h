@@ -40,8 +40,10 @@
  * line of .worktree-ports.ini, and this module checks again.
  *
  * No file lock is taken here: two writers of one file would be two syncs
- * of one worktree, and the caller holds the registry lock across the
- * whole sync, which serializes them.
+ * of one worktree, and the caller must hold the registry lock across the
+ * whole sync, which serializes them. That is also why the temporary file
+ * is '<file>.new' (LOCKFILE_HELD): a writer killed halfway leaves at most
+ * that one file, which the next sync overwrites and renames into place.
  */
 
 struct error;

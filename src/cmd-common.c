@@ -1,6 +1,7 @@
 #include "common.h"
 #include "cmd.h"
 #include "error.h"
+#include "lockfile.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "wt.h"
@@ -385,4 +386,74 @@ void target_release(struct target *t)
 	free(t->name);
 	free(t->path);
 	t->name = t->path = NULL;
+}
+
+/* mkdir -p of the directory holding 'path'. */
+int cmd_make_parent_dirs(const char *path, struct error *err)
+{
+	char *dir = xstrdup(path);
+	char *p;
+	int ret = 0;
+
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+			ret = error_errno(err, dir, "cannot create directory");
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return ret;
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line))) {
+		if ((p == text || p[-1] == '\n') &&
+		    (p[len] == '\n' || p[len] == '\0'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+int cmd_exclude(const struct wt_repo *repo, const char *const *patterns,
+		size_t nr, struct error *err)
+{
+	struct sbuf exclude = SBUF_INIT, text = SBUF_INIT, add = SBUF_INIT;
+	size_t i;
+	int ret = 0;
+
+	sbuf_addf(&exclude, "%s/info/exclude", repo->commondir);
+	if (sbuf_read_file(&text, exclude.buf) < 0 && errno != ENOENT) {
+		ret = error_errno(err, exclude.buf, "cannot read");
+		goto out;
+	}
+	for (i = 0; i < nr; i++)
+		if (!has_line(text.buf, patterns[i]) &&
+		    !has_line(add.buf, patterns[i]))
+			sbuf_addf(&add, "%s\n", patterns[i]);
+	if (!add.len)
+		goto out;
+	if (text.len && text.buf[text.len - 1] != '\n')
+		sbuf_addch(&text, '\n');
+	sbuf_addstr(&text, "# git-worktree-ports: machine state, not source\n");
+	sbuf_add(&text, add.buf, add.len);
+	ret = cmd_make_parent_dirs(exclude.buf, err);
+	if (!ret)
+		ret = lockfile_replace(exclude.buf, text.buf, text.len, 0644, 0,
+				       err);
+	if (!ret)
+		ret = 1;
+out:
+	sbuf_release(&exclude);
+	sbuf_release(&text);
+	sbuf_release(&add);
+	return ret;
 }

@@ -17,27 +17,6 @@
 #define WTP_DATADIR "/usr/local/share/git-worktree-ports"
 #endif
 
-/* mkdir -p of the directory holding 'path'. */
-static int make_parent_dirs(const char *path, struct error *err)
-{
-	char *dir = xstrdup(path);
-	char *p;
-	int ret = 0;
-
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-			ret = error_errno(err, dir, "cannot create directory");
-			break;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return ret;
-}
-
 /*
  * The registry to start from: the installed example when it is there and
  * valid, else the built-in defaults (which are the same ranges).
@@ -57,68 +36,32 @@ static void starting_registry(struct registry **out, const char *path)
 	registry_new_default(out, path);
 }
 
-static bool has_line(const char *text, const char *line)
-{
-	size_t len = strlen(line);
-	const char *p = text;
-
-	while ((p = strstr(p, line))) {
-		if ((p == text || p[-1] == '\n') &&
-		    (p[len] == '\n' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
 /*
- * Keep the registry and its companions out of version control through
- * info/exclude in the common dir, never the user's .gitignore. Returns 1
- * if lines were added, 0 if they were there, or an error.
+ * Keep the registry and its companions out of version control, when it
+ * lies in the main worktree.
  */
 static int exclude_registry(const struct wt_repo *repo, const char *path,
 			    struct error *err)
 {
 	static const char *const suffixes[] = { "", ".lock", ".new" };
-	struct sbuf exclude = SBUF_INIT, text = SBUF_INIT, add = SBUF_INIT;
-	size_t top_len;
-	size_t i;
-	int ret = 0;
+	const char *lines[ARRAY_SIZE(suffixes)];
+	struct sbuf buf[ARRAY_SIZE(suffixes)];
+	size_t top_len, i;
+	int ret;
 
 	if (!repo->main_path)
 		return 0;
 	top_len = strlen(repo->main_path);
 	if (strncmp(path, repo->main_path, top_len) || path[top_len] != '/')
 		return 0; /* outside the main worktree: nothing to hide */
-	sbuf_addf(&exclude, "%s/info/exclude", repo->commondir);
-	if (sbuf_read_file(&text, exclude.buf) < 0 && errno != ENOENT) {
-		ret = error_errno(err, exclude.buf, "cannot read");
-		goto out;
-	}
 	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
-		struct sbuf line = SBUF_INIT;
-
-		sbuf_addf(&line, "%s%s", path + top_len, suffixes[i]);
-		if (!has_line(text.buf, line.buf))
-			sbuf_addf(&add, "%s\n", line.buf);
-		sbuf_release(&line);
+		sbuf_init(&buf[i]);
+		sbuf_addf(&buf[i], "%s%s", path + top_len, suffixes[i]);
+		lines[i] = buf[i].buf;
 	}
-	if (!add.len)
-		goto out;
-	if (text.len && text.buf[text.len - 1] != '\n')
-		sbuf_addch(&text, '\n');
-	sbuf_addstr(&text, "# git-worktree-ports: machine state, not source\n");
-	sbuf_add(&text, add.buf, add.len);
-	ret = make_parent_dirs(exclude.buf, err);
-	if (!ret)
-		ret = lockfile_replace(exclude.buf, text.buf, text.len, 0644, 0,
-				       err);
-	if (!ret)
-		ret = 1;
-out:
-	sbuf_release(&exclude);
-	sbuf_release(&text);
-	sbuf_release(&add);
+	ret = cmd_exclude(repo, lines, ARRAY_SIZE(lines), err);
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++)
+		sbuf_release(&buf[i]);
 	return ret;
 }
 
@@ -164,7 +107,7 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 	ret = session_open(&s, o, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
-	ret = make_parent_dirs(s.registry_path, err);
+	ret = cmd_make_parent_dirs(s.registry_path, err);
 	if (ret < 0)
 		goto out;
 	ret = registry_lock(&s.lock, s.registry_path, cmd_lock_timeout(), err);

@@ -275,6 +275,37 @@ static void release_undeclared(struct session *s, const struct target *t,
 	}
 }
 
+/*
+ * The files sync writes are machine state, and an untracked .env would
+ * make every fresh worktree "dirty", so that plain 'git worktree remove'
+ * refuses it: list them in info/exclude, as init does the registry. A
+ * tracked file stays tracked (exclude does not apply to it); one the
+ * user's .gitignore covers gets a harmless second line.
+ */
+static int exclude_targets(const struct wt_repo *repo, const struct config *c,
+			   struct error *err)
+{
+	size_t nr = 2 * c->nr_env_files;
+	const char **lines = xcalloc(nr + 1, sizeof(*lines));
+	struct sbuf *buf = xcalloc(nr + 1, sizeof(*buf));
+	size_t i;
+	int ret;
+
+	/* each file, and the '.new' a writer killed halfway may leave */
+	for (i = 0; i < nr; i++) {
+		sbuf_init(&buf[i]);
+		sbuf_addf(&buf[i], "/%s%s", c->env_files[i / 2],
+			  i % 2 ? ".new" : "");
+		lines[i] = buf[i].buf;
+	}
+	ret = cmd_exclude(repo, lines, nr, err);
+	for (i = 0; i < nr; i++)
+		sbuf_release(&buf[i]);
+	free(buf);
+	free(lines);
+	return ret < 0 ? ret : 0;
+}
+
 struct written {
 	const char *file;
 	bool changed;
@@ -418,6 +449,9 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 		goto out;
 
 	session_env(&vars, &s, &t, c);
+	ret = exclude_targets(s.repo, c, err);
+	if (ret < 0)
+		goto out;
 	files = xcalloc(c->nr_env_files + 1, sizeof(*files));
 	for (i = 0; i < c->nr_env_files; i++) {
 		struct shadow_ctx sc = { c->env_files[i] };

@@ -609,7 +609,8 @@ int envfile_update(bool *changed, const char *top, const char *relpath,
 				      payload);
 	if (new.len == old.len && !memcmp(new.buf, old.buf, old.len))
 		goto out;
-	ret = lockfile_replace(target, new.buf, new.len, 0644, 0, err);
+	ret = lockfile_replace(target, new.buf, new.len, 0644, LOCKFILE_HELD,
+			       err);
 	if (!ret)
 		*changed = true;
 out:
