@@ -362,7 +362,13 @@ static int malformed(struct parse *p, const json_error_t *jerr)
 		return ERR_CORRUPT;
 	error_set(p->err, ERR_CORRUPT, p->path, jerr->line > 0 ? jerr->line : 0,
 		  NULL, "%s", jerr->text);
-	error_set_column(p->err, jerr->column > 0 ? jerr->column : 0);
+	/*
+	 * jansson counts columns from 0 before the first character of a
+	 * line (an empty file, an error at the start of a line): that is
+	 * column 1 to a reader.
+	 */
+	if (jerr->line > 0)
+		error_set_column(p->err, jerr->column > 0 ? jerr->column : 1);
 	error_hint(p->err, "%s", json_hint);
 	return ERR_CORRUPT;
 }
