@@ -15,6 +15,11 @@
  * Keys the tool does not know, at the top level, in "metadata", in a range
  * or in an allocation, survive a load and save unchanged.
  *
+ * Most files are read by a fast scanner (registry-scan.h, private to this
+ * module); jansson reads the others, and any file with an error, so the
+ * registry and every message are the same whichever reader read it (see
+ * "Reading" in docs/registry.md).
+ *
  * Ownership: a registry comes from registry_load(), registry_parse() or
  * registry_new_default() and goes to registry_free() (which accepts NULL).
  * Every string in it belongs to the registry, and most share a few large
@@ -67,6 +72,14 @@ struct registry {
 
 /* Accept a port allocated twice (for 'check', which reports it). */
 #define REGISTRY_ALLOW_DUPLICATES (1 << 0)
+
+/*
+ * For tests, which compare the two readers (see "Reading" in
+ * docs/registry.md): read with jansson only, or with the fast scanner
+ * only (ERR_CORRUPT, without a useful message, where it gives up).
+ */
+#define REGISTRY_NO_FAST_PATH (1 << 1)
+#define REGISTRY_FAST_PATH_ONLY (1 << 2)
 
 /*
  * Read and validate the registry at 'path'. ERR_NOTFOUND if it does not

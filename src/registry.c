@@ -1,5 +1,6 @@
 #include "common.h"
 #include "registry.h"
+#include "registry-scan.h"
 #include "error.h"
 #include "sbuf.h"
 
@@ -49,11 +50,11 @@ static const struct {
 	{ "default", 10000, 11000, "Services with no range of their own" },
 };
 
-static const char *const health_statuses[] = { "healthy", "unhealthy",
-					       "not_running", "unknown", NULL };
+/* "unknown" first: it is the most common, and this is searched often */
+static const char *const health_statuses[] = { "unknown", "healthy",
+					       "unhealthy", "not_running",
+					       NULL };
 
-static const char *const top_keys[] = { "ranges", "reserved", "allocations",
-					"metadata", NULL };
 static const char *const span_keys[] = { "start", "end", "description", NULL };
 static const char *const alloc_keys[] = {
 	"port",		 "worktree",	"path",
@@ -125,9 +126,12 @@ struct priv {
 	size_t alloc_range_extra;
 	struct extra **reserved_extra; /* reservation i -> its own, or NULL */
 	size_t nr_reserved_extra;
+	size_t alloc_reserved_extra;
+	size_t alloc_ranges;
+	size_t alloc_reserved;
 	char *version;
 	char *last_updated; /* NULL: null */
-	json_int_t schema_version;
+	long long schema_version;
 };
 
 static void oom(void)
@@ -307,6 +311,7 @@ struct parse {
 	struct error *err;
 	bool saving; /* checking a registry about to be written, not read */
 	struct arena **arena; /* where a load puts what it keeps */
+	struct reader *rd;    /* what a load reads from */
 };
 
 static void format_field(char *buf, size_t size, const struct where *w,
@@ -373,28 +378,6 @@ static int malformed(struct parse *p, const json_error_t *jerr)
 	return ERR_CORRUPT;
 }
 
-static const char *type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a floating-point number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "an unknown value";
-}
-
 static bool in_list(const char *s, const char *const *list)
 {
 	for (; *list; list++)
@@ -403,107 +386,337 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
-/* The members of 'obj' whose keys are not in 'known'; NULL if none. */
-static struct extra *unknown_keys(struct parse *p, json_t *obj,
-				  const char *const *known)
+/*
+ * The checks read values through one interface, whichever reader made
+ * them: jansson's tree, or the fast scanner of registry-scan.c, which
+ * reads the common case and gives up on anything else. Scalars come
+ * whole. An object or an array is walked member by member, or an object
+ * is read one level deep into the reader's table (read_object()), where
+ * the values below it are only text.
+ */
+struct val {
+	struct scan_value s; /* type, value and, if scanned, text */
+	json_t *json;	     /* from jansson: the value */
+	void *iter;	     /* from jansson: an object's next member */
+	size_t index;	     /* from jansson: an array's next element */
+};
+
+struct member {
+	const char *key; /* decoded, not NUL-terminated */
+	size_t key_len;
+	bool asked; /* found by get_value(), so a known key */
+	struct val val;
+};
+
+struct reader {
+	struct scan *scan;    /* NULL: jansson's tree */
+	struct member *table; /* the members of the last read_object() */
+	size_t nr_table;
+	size_t alloc_table;
+	size_t next;	     /* where get_value() looks first */
+	struct unknown *top; /* the top level's unknown members so far */
+	size_t nr_top;
+	size_t alloc_top;
+};
+
+static void reader_release(struct reader *rd)
+{
+	free(rd->table);
+	free(rd->top);
+}
+
+static void val_from_json(struct val *v, json_t *j)
+{
+	memset(v, 0, sizeof(*v));
+	v->json = j;
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		v->s.type = SCAN_OBJECT;
+		v->iter = json_object_iter(j);
+		break;
+	case JSON_ARRAY:
+		v->s.type = SCAN_ARRAY;
+		break;
+	case JSON_STRING:
+		v->s.type = SCAN_STRING;
+		v->s.str = json_string_value(j);
+		v->s.len = json_string_length(j);
+		break;
+	case JSON_INTEGER:
+		v->s.type = SCAN_INTEGER;
+		v->s.integer = json_integer_value(j);
+		break;
+	case JSON_REAL:
+		v->s.type = SCAN_REAL;
+		break;
+	case JSON_TRUE:
+		v->s.type = SCAN_TRUE;
+		break;
+	case JSON_FALSE:
+		v->s.type = SCAN_FALSE;
+		break;
+	case JSON_NULL:
+		v->s.type = SCAN_NULL;
+		break;
+	}
+}
+
+static const char *type_name(const struct val *v)
+{
+	switch (v->s.type) {
+	case SCAN_OBJECT:
+		return "an object";
+	case SCAN_ARRAY:
+		return "an array";
+	case SCAN_STRING:
+		return "a string";
+	case SCAN_INTEGER:
+		return "an integer";
+	case SCAN_REAL:
+		return "a floating-point number";
+	case SCAN_TRUE:
+	case SCAN_FALSE:
+		return "a boolean";
+	case SCAN_NULL:
+		return "null";
+	}
+	return "an unknown value";
+}
+
+/*
+ * The next member of the object 'obj': 1 with its key and value, 0 at
+ * the end, or ERR_CORRUPT when the scanner gives up. The scanner walks
+ * the innermost object it has open, which is 'obj' for every caller: a
+ * value is read to its end before the next one is asked for.
+ */
+static int next_member(struct parse *p, struct val *obj, const char **key,
+		       size_t *key_len, struct val *out)
+{
+	if (p->rd->scan) {
+		struct scan_key k;
+		int ret = scan_member(p->rd->scan, &k, &out->s);
+
+		if (ret <= 0)
+			return ret < 0 ? ERR_CORRUPT : 0;
+		*key = k.str;
+		*key_len = k.len;
+		out->json = NULL;
+		return 1;
+	}
+	if (!obj->iter)
+		return 0;
+	*key = json_object_iter_key(obj->iter);
+	*key_len = strlen(*key);
+	val_from_json(out, json_object_iter_value(obj->iter));
+	obj->iter = json_object_iter_next(obj->json, obj->iter);
+	return 1;
+}
+
+/* next_member() for the array 'arr'. */
+static int next_element(struct parse *p, struct val *arr, struct val *out)
+{
+	if (p->rd->scan) {
+		int ret = scan_element(p->rd->scan, &out->s);
+
+		if (ret <= 0)
+			return ret < 0 ? ERR_CORRUPT : 0;
+		out->json = NULL;
+		return 1;
+	}
+	if (arr->index >= json_array_size(arr->json))
+		return 0;
+	val_from_json(out, json_array_get(arr->json, arr->index++));
+	return 1;
+}
+
+/* Read a scanned array or object to its end, so that its text is known. */
+static int finish(struct parse *p, struct val *v)
+{
+	if (!p->rd->scan || v->s.raw_len)
+		return 0;
+	return scan_skip(p->rd->scan, &v->s) < 0 ? ERR_CORRUPT : 0;
+}
+
+/* The members of the object 'obj' into the reader's table. */
+static int read_object(struct parse *p, struct val *obj)
+{
+	struct reader *rd = p->rd;
+	int ret;
+
+	rd->nr_table = 0;
+	rd->next = 0;
+	for (;;) {
+		struct member *m;
+
+		ALLOC_GROW(rd->table, rd->nr_table + 1, rd->alloc_table);
+		m = &rd->table[rd->nr_table];
+		ret = next_member(p, obj, &m->key, &m->key_len, &m->val);
+		if (ret <= 0)
+			return ret;
+		if (finish(p, &m->val) < 0)
+			return ERR_CORRUPT;
+		m->asked = false;
+		rd->nr_table++;
+	}
+}
+
+/* A string value, decoded, in the arena. */
+static char *val_str(struct parse *p, const struct val *v)
+{
+	char *copy;
+	size_t len;
+
+	if (!v->s.escaped)
+		return arena_str(p->arena, v->s.str, v->s.len);
+	copy = arena_alloc(p->arena, v->s.len + 2, 1);
+	copy[0] = STR_IN_ARENA;
+	len = scan_unescape(copy + 1, v->s.str, v->s.len);
+	copy[len + 1] = '\0';
+	return copy + 1;
+}
+
+/*
+ * Keep the member 'key' of value 'v' as text: the bytes that were read,
+ * or jansson's compact form of its tree.
+ */
+static void keep(struct parse *p, struct unknown *u, const char *key,
+		 size_t key_len, const struct val *v)
 {
 	const size_t flags =
 		JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
-	struct unknown *list = NULL; /* texts from json_dumps() */
-	struct extra *extra = NULL;
-	size_t nr = 0, alloc = 0, i;
-	void *it;
+	char *text;
 
-	for (it = json_object_iter(obj); it;
-	     it = json_object_iter_next(obj, it)) {
-		const char *key = json_object_iter_key(it);
-		char *text;
-
-		if (in_list(key, known))
-			continue;
-		text = json_dumps(json_object_iter_value(it), flags);
-		if (!text)
-			oom();
-		ALLOC_GROW(list, nr + 1, alloc);
-		list[nr].key = key;
-		list[nr].json = text;
-		list[nr].len = strlen(text);
-		nr++;
+	u->key = arena_str(p->arena, key, key_len);
+	if (!v->json) {
+		u->json = arena_str(p->arena, v->s.raw, v->s.raw_len);
+		u->len = v->s.raw_len;
+		return;
 	}
-	if (nr) {
-		extra = arena_alloc(p->arena,
-				    sizeof(*extra) + nr * sizeof(extra->m[0]),
-				    sizeof(void *));
-		extra->nr = nr;
-		for (i = 0; i < nr; i++) {
-			struct unknown *u = &extra->m[i];
+	text = json_dumps(v->json, flags);
+	if (!text)
+		oom();
+	u->len = strlen(text);
+	u->json = arena_str(p->arena, text, u->len);
+	free(text);
+}
 
-			u->key = arena_str(p->arena, list[i].key,
-					   strlen(list[i].key));
-			u->json =
-				arena_str(p->arena, list[i].json, list[i].len);
-			u->len = list[i].len;
-			free((char *)list[i].json);
-		}
+/* Whether the member is called 'key' (its own key is not NUL-terminated). */
+static bool key_is(const struct member *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->key_len; i++)
+		if (m->key[i] != key[i])
+			return false; /* also at the end of 'key' */
+	return !key[i];
+}
+
+static bool is_known(const struct member *m, const char *const *known)
+{
+	if (m->asked)
+		return true;
+	for (; *known; known++)
+		if (key_is(m, *known))
+			return true;
+	return false;
+}
+
+/* The members of the table whose keys are not in 'known'; NULL if none. */
+static struct extra *unknown_members(struct parse *p, const char *const *known)
+{
+	struct reader *rd = p->rd;
+	struct extra *extra;
+	size_t nr = 0, i;
+
+	for (i = 0; i < rd->nr_table; i++)
+		nr += !is_known(&rd->table[i], known);
+	if (!nr)
+		return NULL;
+	extra = arena_alloc(p->arena, sizeof(*extra) + nr * sizeof(extra->m[0]),
+			    sizeof(void *));
+	extra->nr = 0;
+	for (i = 0; i < rd->nr_table; i++) {
+		struct member *m = &rd->table[i];
+
+		if (!is_known(m, known))
+			keep(p, &extra->m[extra->nr++], m->key, m->key_len,
+			     &m->val);
 	}
-	free(list);
 	return extra;
 }
 
 #define OPTIONAL (1 << 0) /* the key may be absent */
 #define NULLABLE (1 << 1) /* its value may be null */
+#define MAYBE (OPTIONAL | NULLABLE) /* absent or null: left alone */
 
 /*
- * Fetch 'key' of 'obj' (which 'w' locates) if it is there. Returns 1 with
- * the value, 0 when it is absent or null and 'opts' allows that, or
- * ERR_CORRUPT.
+ * Fetch 'key' of the object in the reader's table (which 'w' locates) if
+ * it is there. Returns 1 with the value, 0 when it is absent or null and
+ * 'opts' allows that, or ERR_CORRUPT.
  */
-static int get_value(json_t **out, struct parse *p, json_t *obj,
+static int get_value(const struct val **out, struct parse *p,
 		     const struct where *w, const char *key, unsigned opts)
 {
-	json_t *v = json_object_get(obj, key);
+	struct reader *rd = p->rd;
+	size_t len = strlen(key), i;
+	const struct val *v = NULL;
 
 	*out = NULL;
+	/* the keys are usually in the order they are asked for */
+	for (i = 0; i < rd->nr_table; i++) {
+		size_t at = rd->next + i;
+		struct member *m;
+
+		if (at >= rd->nr_table)
+			at -= rd->nr_table;
+		m = &rd->table[at];
+		if (m->key_len == len && !memcmp(m->key, key, len)) {
+			m->asked = true;
+			rd->next = at + 1;
+			v = &m->val;
+			break;
+		}
+	}
 	if (!v) {
 		if (opts & OPTIONAL)
 			return 0;
 		return corrupt(p, w, key, NULL, "required key '%s' is missing",
 			       key);
 	}
-	if (json_is_null(v) && (opts & NULLABLE))
+	if (v->s.type == SCAN_NULL && (opts & NULLABLE))
 		return 0;
 	*out = v;
 	return 1;
 }
 
-static int get_int(json_int_t *out, struct parse *p, json_t *obj,
-		   const struct where *w, const char *key, unsigned opts)
+static int get_int(long long *out, struct parse *p, const struct where *w,
+		   const char *key, unsigned opts)
 {
-	json_t *v;
-	int ret = get_value(&v, p, obj, w, key, opts);
+	const struct val *v;
+	int ret = get_value(&v, p, w, key, opts);
 
 	if (ret <= 0)
 		return ret;
-	if (!json_is_integer(v))
+	if (v->s.type != SCAN_INTEGER)
 		return corrupt(p, w, key, NULL, "must be an integer%s, not %s",
 			       opts & NULLABLE ? " or null" : "", type_name(v));
-	*out = json_integer_value(v);
+	*out = v->s.integer;
 	return 1;
 }
 
 /* A string value, copied into '*out'; left alone when absent or null. */
-static int get_str(char **out, struct parse *p, json_t *obj,
-		   const struct where *w, const char *key, unsigned opts)
+static int get_str(char **out, struct parse *p, const struct where *w,
+		   const char *key, unsigned opts)
 {
-	json_t *v;
-	int ret = get_value(&v, p, obj, w, key, opts);
+	const struct val *v;
+	int ret = get_value(&v, p, w, key, opts);
 
 	if (ret <= 0)
 		return ret;
-	if (!json_is_string(v))
+	if (v->s.type != SCAN_STRING)
 		return corrupt(p, w, key, NULL, "must be a string%s, not %s",
 			       opts & NULLABLE ? " or null" : "", type_name(v));
-	*out = arena_str(p->arena, json_string_value(v), json_string_length(v));
+	*out = val_str(p, v);
 	return 1;
 }
 
@@ -520,23 +733,23 @@ static int port_too_low(struct parse *p, const struct where *w, const char *key,
  * check() refuses the ports below MIN_PORT, for registries built in
  * memory too. 'reserved' spans may start anywhere.
  */
-static int get_port(uint16_t *out, struct parse *p, json_t *obj,
-		    const struct where *w, const char *key, bool reserved)
+static int get_port(uint16_t *out, struct parse *p, const struct where *w,
+		    const char *key, bool reserved)
 {
-	json_int_t v = 0;
-	int ret = get_int(&v, p, obj, w, key, 0);
+	long long v = 0;
+	int ret = get_int(&v, p, w, key, 0);
 
 	if (ret < 0)
 		return ret;
 	if (v > 65535)
 		return corrupt(p, w, key, NULL,
 			       "%s %lld is above 65535, the highest port", key,
-			       (long long)v);
+			       v);
 	if (v < 0) {
 		if (reserved)
 			return corrupt(p, w, key, NULL,
 				       "%s %lld is below 0, the lowest port",
-				       key, (long long)v);
+				       key, v);
 		return port_too_low(p, w, key, v);
 	}
 	*out = (uint16_t)v;
@@ -544,41 +757,45 @@ static int get_port(uint16_t *out, struct parse *p, json_t *obj,
 }
 
 /* The fields of a range or a reservation. */
-static int parse_span(struct range *r, struct parse *p, json_t *obj,
+static int parse_span(struct range *r, struct parse *p, struct val *obj,
 		      const struct where *w, bool reserved)
 {
-	if (!json_is_object(obj))
+	if (obj->s.type != SCAN_OBJECT)
 		return corrupt(p, w, NULL, NULL, "must be an object, not %s",
 			       type_name(obj));
-	if (get_port(&r->start, p, obj, w, "start", reserved) < 0 ||
-	    get_port(&r->end, p, obj, w, "end", reserved) < 0 ||
-	    get_str(&r->description, p, obj, w, "description",
-		    OPTIONAL | NULLABLE) < 0)
+	if (read_object(p, obj) < 0 ||
+	    get_port(&r->start, p, w, "start", reserved) < 0 ||
+	    get_port(&r->end, p, w, "end", reserved) < 0 ||
+	    get_str(&r->description, p, w, "description", MAYBE) < 0)
 		return ERR_CORRUPT;
 	return 0;
 }
 
-static int parse_ranges(struct registry *reg, struct priv *pv, struct parse *p,
-			json_t *ranges)
+static int read_ranges(struct registry *reg, struct parse *p,
+		       struct val *ranges)
 {
-	void *it;
+	struct priv *pv = reg->priv;
+	const char *name;
+	size_t len;
+	struct val v;
+	int ret;
 
-	if (!json_is_object(ranges))
+	if (ranges->s.type != SCAN_OBJECT)
 		return corrupt(p, NULL, "ranges", NULL,
 			       "must be an object, not %s", type_name(ranges));
-	reg->ranges = xcalloc(json_object_size(ranges), sizeof(*reg->ranges));
-	for (it = json_object_iter(ranges); it;
-	     it = json_object_iter_next(ranges, it)) {
-		const char *name = json_object_iter_key(it);
-		json_t *value = json_object_iter_value(it);
-		struct where w = { "ranges", name, -1 };
-		struct range *r = &reg->ranges[reg->nr_ranges++];
+	while ((ret = next_member(p, ranges, &name, &len, &v)) > 0) {
+		struct where w = { "ranges", NULL, -1 };
 		struct extra *extra;
+		struct range *r;
 
-		r->name = arena_str(p->arena, name, strlen(name));
-		if (parse_span(r, p, value, &w, false) < 0)
+		ALLOC_GROW(reg->ranges, reg->nr_ranges + 1, pv->alloc_ranges);
+		r = &reg->ranges[reg->nr_ranges++];
+		memset(r, 0, sizeof(*r));
+		r->name = arena_str(p->arena, name, len);
+		w.name = r->name;
+		if (parse_span(r, p, &v, &w, false) < 0)
 			return ERR_CORRUPT;
-		extra = unknown_keys(p, value, span_keys);
+		extra = unknown_members(p, span_keys);
 		if (!extra)
 			continue;
 		ALLOC_GROW(pv->range_extra, pv->nr_range_extra + 1,
@@ -586,116 +803,121 @@ static int parse_ranges(struct registry *reg, struct priv *pv, struct parse *p,
 		pv->range_extra[pv->nr_range_extra].name = r->name;
 		pv->range_extra[pv->nr_range_extra++].extra = extra;
 	}
-	return 0;
+	return ret;
 }
 
-static int parse_reserved(struct registry *reg, struct priv *pv,
-			  struct parse *p, json_t *reserved)
+static int read_reserved(struct registry *reg, struct parse *p,
+			 struct val *reserved)
 {
-	size_t i, nr;
-
-	if (!json_is_array(reserved))
-		return corrupt(p, NULL, "reserved", NULL,
-			       "must be an array, not %s", type_name(reserved));
-	nr = json_array_size(reserved);
-	reg->reserved = xcalloc(nr, sizeof(*reg->reserved));
-	for (i = 0; i < nr; i++) {
-		json_t *value = json_array_get(reserved, i);
-		struct where w = { "reserved", NULL, (long)i };
-		struct range *r = &reg->reserved[reg->nr_reserved++];
-		struct extra *extra;
-
-		if (parse_span(r, p, value, &w, true) < 0)
-			return ERR_CORRUPT;
-		extra = unknown_keys(p, value, span_keys);
-		if (!extra)
-			continue;
-		if (!pv->reserved_extra)
-			pv->reserved_extra =
-				xcalloc(nr, sizeof(*pv->reserved_extra));
-		pv->reserved_extra[i] = extra;
-		pv->nr_reserved_extra = i + 1;
-	}
-	return 0;
-}
-
-static int parse_alloc(struct allocation *a, struct parse *p, json_t *obj,
-		       const struct where *w)
-{
-	json_int_t pid = 0;
+	struct priv *pv = reg->priv;
+	struct val v;
 	int ret;
 
-	if (!json_is_object(obj))
+	if (reserved->s.type != SCAN_ARRAY)
+		return corrupt(p, NULL, "reserved", NULL,
+			       "must be an array, not %s", type_name(reserved));
+	while ((ret = next_element(p, reserved, &v)) > 0) {
+		size_t i = reg->nr_reserved;
+		struct where w = { "reserved", NULL, (long)i };
+		struct extra *extra;
+		struct range *r;
+
+		ALLOC_GROW(reg->reserved, i + 1, pv->alloc_reserved);
+		r = &reg->reserved[reg->nr_reserved++];
+		memset(r, 0, sizeof(*r));
+		if (parse_span(r, p, &v, &w, true) < 0)
+			return ERR_CORRUPT;
+		extra = unknown_members(p, span_keys);
+		if (!extra)
+			continue;
+		ALLOC_GROW(pv->reserved_extra, i + 1, pv->alloc_reserved_extra);
+		while (pv->nr_reserved_extra < i)
+			pv->reserved_extra[pv->nr_reserved_extra++] = NULL;
+		pv->reserved_extra[pv->nr_reserved_extra++] = extra;
+	}
+	return ret;
+}
+
+static int parse_alloc(struct allocation *a, struct parse *p, struct val *obj,
+		       const struct where *w)
+{
+	long long pid = 0;
+	int ret;
+
+	if (obj->s.type != SCAN_OBJECT)
 		return corrupt(p, w, NULL, NULL, "must be an object, not %s",
 			       type_name(obj));
-	if (get_port(&a->port, p, obj, w, "port", false) < 0 ||
-	    get_str(&a->worktree, p, obj, w, "worktree", 0) < 0 ||
-	    get_str(&a->path, p, obj, w, "path", OPTIONAL | NULLABLE) < 0 ||
-	    get_str(&a->service, p, obj, w, "service", 0) < 0 ||
-	    get_str(&a->range, p, obj, w, "range", OPTIONAL | NULLABLE) < 0 ||
-	    get_str(&a->allocated_at, p, obj, w, "allocated_at",
-		    OPTIONAL | NULLABLE) < 0 ||
-	    get_str(&a->allocated_by, p, obj, w, "allocated_by",
-		    OPTIONAL | NULLABLE) < 0 ||
-	    get_str(&a->description, p, obj, w, "description",
-		    OPTIONAL | NULLABLE) < 0)
+	if (read_object(p, obj) < 0 ||
+	    get_port(&a->port, p, w, "port", false) < 0 ||
+	    get_str(&a->worktree, p, w, "worktree", 0) < 0 ||
+	    get_str(&a->path, p, w, "path", MAYBE) < 0 ||
+	    get_str(&a->service, p, w, "service", 0) < 0 ||
+	    get_str(&a->range, p, w, "range", MAYBE) < 0 ||
+	    get_str(&a->allocated_at, p, w, "allocated_at", MAYBE) < 0 ||
+	    get_str(&a->allocated_by, p, w, "allocated_by", MAYBE) < 0 ||
+	    get_str(&a->description, p, w, "description", MAYBE) < 0)
 		return ERR_CORRUPT;
 
-	ret = get_int(&pid, p, obj, w, "process_id", OPTIONAL | NULLABLE);
+	ret = get_int(&pid, p, w, "process_id", MAYBE);
 	if (ret < 0)
 		return ret;
 	if (ret > 0 && (pid <= 0 || pid > INT_MAX))
 		return corrupt(p, w, "process_id", NULL,
-			       "%lld is not a process id", (long long)pid);
+			       "%lld is not a process id", pid);
 	if (ret > 0)
 		a->process_id = (long)pid;
 
 	/* absent or null: never checked, so "unknown" */
-	if (get_str(&a->health_status, p, obj, w, "health_status",
-		    OPTIONAL | NULLABLE) < 0)
+	if (get_str(&a->health_status, p, w, "health_status", MAYBE) < 0)
 		return ERR_CORRUPT;
 	if (!a->health_status)
 		a->health_status = arena_str(p->arena, "unknown", 7);
 
-	a->extra = unknown_keys(p, obj, alloc_keys);
+	a->extra = unknown_members(p, alloc_keys);
 	return 0;
 }
 
-static int parse_allocs(struct registry *reg, struct parse *p, json_t *allocs)
+static int read_allocs(struct registry *reg, struct parse *p,
+		       struct val *allocs)
 {
-	size_t i, nr;
+	struct val v;
+	int ret;
 
-	if (!json_is_array(allocs))
+	if (allocs->s.type != SCAN_ARRAY)
 		return corrupt(p, NULL, "allocations", NULL,
 			       "must be an array, not %s", type_name(allocs));
-	nr = json_array_size(allocs);
-	ALLOC_GROW(reg->allocs, nr, reg->alloc_allocs);
-	for (i = 0; i < nr; i++) {
-		json_t *value = json_array_get(allocs, i);
-		struct where w = { "allocations", NULL, (long)i };
-		struct allocation *a = &reg->allocs[reg->nr_allocs++];
+	if (allocs->json)
+		ALLOC_GROW(reg->allocs, json_array_size(allocs->json),
+			   reg->alloc_allocs);
+	while ((ret = next_element(p, allocs, &v)) > 0) {
+		struct where w = { "allocations", NULL, (long)reg->nr_allocs };
+		struct allocation *a;
 
+		ALLOC_GROW(reg->allocs, reg->nr_allocs + 1, reg->alloc_allocs);
+		a = &reg->allocs[reg->nr_allocs++];
 		memset(a, 0, sizeof(*a));
 		a->process_id = ALLOCATION_NO_PID;
-		if (parse_alloc(a, p, value, &w) < 0)
+		if (parse_alloc(a, p, &v, &w) < 0)
 			return ERR_CORRUPT;
 	}
-	return 0;
+	return ret;
 }
 
-static int parse_metadata(struct priv *pv, struct parse *p, json_t *meta)
+static int read_metadata(struct registry *reg, struct parse *p,
+			 struct val *meta)
 {
 	const struct where w = { "metadata", NULL, -1 };
-	json_int_t total = 0, schema = SCHEMA_VERSION;
+	struct priv *pv = reg->priv;
+	long long total = 0, schema = SCHEMA_VERSION;
 	char *version = NULL;
 	int ret;
 
-	if (!json_is_object(meta))
+	if (meta->s.type != SCAN_OBJECT)
 		return corrupt(p, NULL, "metadata", NULL,
 			       "must be an object, not %s", type_name(meta));
-	if (get_str(&version, p, meta, &w, "version", OPTIONAL) < 0 ||
-	    get_str(&pv->last_updated, p, meta, &w, "last_updated",
-		    OPTIONAL | NULLABLE) < 0)
+	if (read_object(p, meta) < 0 ||
+	    get_str(&version, p, &w, "version", OPTIONAL) < 0 ||
+	    get_str(&pv->last_updated, p, &w, "last_updated", MAYBE) < 0)
 		return ERR_CORRUPT;
 	if (version) {
 		str_free(pv->version);
@@ -703,67 +925,162 @@ static int parse_metadata(struct priv *pv, struct parse *p, json_t *meta)
 	}
 
 	/* recomputed on every save, but it has to be a count */
-	ret = get_int(&total, p, meta, &w, "total_allocations", OPTIONAL);
+	ret = get_int(&total, p, &w, "total_allocations", OPTIONAL);
 	if (ret < 0)
 		return ret;
 	if (total < 0)
 		return corrupt(p, &w, "total_allocations", NULL,
-			       "%lld is not a count", (long long)total);
+			       "%lld is not a count", total);
 
-	ret = get_int(&schema, p, meta, &w, "schema_version", OPTIONAL);
+	ret = get_int(&schema, p, &w, "schema_version", OPTIONAL);
 	if (ret < 0)
 		return ret;
 	if (schema < 1)
 		return corrupt(p, &w, "schema_version", NULL,
-			       "%lld is not a schema version",
-			       (long long)schema);
+			       "%lld is not a schema version", schema);
 	if (schema > SCHEMA_VERSION)
 		return corrupt(
 			p, &w, "schema_version",
 			"upgrade git-worktree-ports to use this registry",
 			"schema version %lld is newer than the %d this git-worktree-ports reads",
-			(long long)schema, SCHEMA_VERSION);
+			schema, SCHEMA_VERSION);
 	pv->schema_version = schema;
 
-	pv->meta_extra = unknown_keys(p, meta, meta_keys);
+	pv->meta_extra = unknown_members(p, meta_keys);
 	return 0;
 }
 
-/* The JSON tree into 'reg': types and what fits in the structs. */
-static int from_json(struct registry *reg, struct parse *p, json_t *root)
+/* The members of the top level, in the order they are checked. */
+static const struct section {
+	const char *key;
+	bool required; /* seed registries have no "reserved" */
+	int (*read)(struct registry *reg, struct parse *p, struct val *v);
+} sections[] = {
+	{ "ranges", true, read_ranges },
+	{ "reserved", false, read_reserved },
+	{ "allocations", true, read_allocs },
+	{ "metadata", false, read_metadata },
+};
+
+static const struct section *find_section(const char *key, size_t len)
 {
-	struct priv *pv = get_priv(reg);
-	json_t *v;
+	size_t i;
 
-	if (!json_is_object(root))
-		return corrupt(p, NULL, NULL, NULL,
-			       "the registry must be a JSON object, not %s",
-			       type_name(root));
+	for (i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strlen(sections[i].key) == len &&
+		    !memcmp(sections[i].key, key, len))
+			return &sections[i];
+	return NULL;
+}
 
-	v = json_object_get(root, "ranges");
-	if (!v)
-		return corrupt(p, NULL, "ranges", NULL,
-			       "required key 'ranges' is missing");
-	if (parse_ranges(reg, pv, p, v) < 0)
+static int no_section(struct parse *p, const struct section *sec)
+{
+	return corrupt(p, NULL, sec->key, NULL, "required key '%s' is missing",
+		       sec->key);
+}
+
+static int not_object(struct parse *p, const struct val *root)
+{
+	return corrupt(p, NULL, NULL, NULL,
+		       "the registry must be a JSON object, not %s",
+		       type_name(root));
+}
+
+/* Keep an unknown member of the top level; they are stored at the end. */
+static int keep_top(struct parse *p, const char *key, size_t len, struct val *v)
+{
+	struct reader *rd = p->rd;
+
+	if (finish(p, v) < 0)
 		return ERR_CORRUPT;
+	ALLOC_GROW(rd->top, rd->nr_top + 1, rd->alloc_top);
+	keep(p, &rd->top[rd->nr_top++], key, len, v);
+	return 0;
+}
 
-	/* seed registries have no "reserved" */
-	v = json_object_get(root, "reserved");
-	if (v && parse_reserved(reg, pv, p, v) < 0)
+static void store_top(struct registry *reg, struct parse *p)
+{
+	struct reader *rd = p->rd;
+	struct extra *extra;
+
+	if (!rd->nr_top)
+		return;
+	extra = arena_alloc(p->arena,
+			    sizeof(*extra) + rd->nr_top * sizeof(extra->m[0]),
+			    sizeof(void *));
+	extra->nr = rd->nr_top;
+	memcpy(extra->m, rd->top, rd->nr_top * sizeof(extra->m[0]));
+	get_priv(reg)->extra = extra;
+}
+
+/*
+ * jansson's tree into 'reg': the sections in a fixed order, so that the
+ * first error in the file is the same one every time.
+ */
+static int from_json(struct registry *reg, struct parse *p, json_t *json)
+{
+	const char *key;
+	struct val root, v;
+	size_t i, len;
+
+	val_from_json(&root, json);
+	if (root.s.type != SCAN_OBJECT)
+		return not_object(p, &root);
+	for (i = 0; i < ARRAY_SIZE(sections); i++) {
+		json_t *value = json_object_get(json, sections[i].key);
+
+		if (!value) {
+			if (sections[i].required)
+				return no_section(p, &sections[i]);
+			continue;
+		}
+		val_from_json(&v, value);
+		if (sections[i].read(reg, p, &v) < 0)
+			return ERR_CORRUPT;
+	}
+	while (next_member(p, &root, &key, &len, &v) > 0)
+		if (!find_section(key, len))
+			keep_top(p, key, len, &v);
+	store_top(reg, p);
+	return 0;
+}
+
+/*
+ * The scanned text into 'reg', in one pass: the sections in the order of
+ * the file. Which error comes first does not matter here: on any, the
+ * caller asks jansson.
+ */
+static int from_scan(struct registry *reg, struct parse *p)
+{
+	bool seen[ARRAY_SIZE(sections)] = { false };
+	const char *key;
+	struct val root, v;
+	size_t i, len;
+	int ret;
+
+	if (scan_begin(p->rd->scan, &root.s) < 0)
 		return ERR_CORRUPT;
+	root.json = NULL;
+	if (root.s.type != SCAN_OBJECT)
+		return not_object(p, &root);
+	while ((ret = next_member(p, &root, &key, &len, &v)) > 0) {
+		const struct section *sec = find_section(key, len);
 
-	v = json_object_get(root, "allocations");
-	if (!v)
-		return corrupt(p, NULL, "allocations", NULL,
-			       "required key 'allocations' is missing");
-	if (parse_allocs(reg, p, v) < 0)
+		if (!sec) {
+			if (keep_top(p, key, len, &v) < 0)
+				return ERR_CORRUPT;
+			continue;
+		}
+		seen[sec - sections] = true;
+		if (sec->read(reg, p, &v) < 0)
+			return ERR_CORRUPT;
+	}
+	if (ret < 0 || scan_end(p->rd->scan) < 0)
 		return ERR_CORRUPT;
-
-	v = json_object_get(root, "metadata");
-	if (v && parse_metadata(pv, p, v) < 0)
-		return ERR_CORRUPT;
-
-	pv->extra = unknown_keys(p, root, top_keys);
+	for (i = 0; i < ARRAY_SIZE(sections); i++)
+		if (sections[i].required && !seen[i])
+			return no_section(p, &sections[i]);
+	store_top(reg, p);
 	return 0;
 }
 
@@ -1063,10 +1380,52 @@ out:
 	return ret;
 }
 
-int registry_parse(struct registry **out, const char *text, size_t len,
-		   const char *path, unsigned flags, struct error *err)
+static struct registry *new_registry(const char *path, size_t len)
 {
-	struct parse p = { path, err, false, NULL };
+	struct registry *reg = xcalloc(1, sizeof(*reg));
+
+	reg->path = str_dup(path);
+	arena_reserve(&get_priv(reg)->arena, len);
+	return reg;
+}
+
+/*
+ * The fast reader, with the same checks, but no messages: on any error
+ * the caller reads the text again with jansson, which reports it.
+ */
+static int parse_fast(struct registry **out, const char *text, size_t len,
+		      const char *path, unsigned flags)
+{
+	struct reader rd = { 0 };
+	struct parse p = { path, NULL, false, NULL, &rd };
+	struct registry *reg = new_registry(path, len);
+	struct scan scan;
+	int ret;
+
+	*out = NULL;
+	scan_init(&scan, text, len);
+	rd.scan = &scan;
+	p.arena = &get_priv(reg)->arena;
+	ret = from_scan(reg, &p);
+	if (ret)
+		goto out;
+	ret = check(reg, flags, &p);
+	if (ret)
+		goto out;
+	*out = reg;
+	reg = NULL;
+out:
+	registry_free(reg);
+	reader_release(&rd);
+	scan_release(&scan);
+	return ret;
+}
+
+static int parse_json(struct registry **out, const char *text, size_t len,
+		      const char *path, unsigned flags, struct error *err)
+{
+	struct reader rd = { 0 };
+	struct parse p = { path, err, false, NULL, &rd };
 	struct registry *reg = NULL;
 	json_error_t jerr;
 	json_t *root;
@@ -1078,10 +1437,8 @@ int registry_parse(struct registry **out, const char *text, size_t len,
 		ret = malformed(&p, &jerr);
 		goto out;
 	}
-	reg = xcalloc(1, sizeof(*reg));
-	reg->path = str_dup(path);
+	reg = new_registry(path, len);
 	p.arena = &get_priv(reg)->arena;
-	arena_reserve(p.arena, len);
 	ret = from_json(reg, &p, root);
 	if (ret)
 		goto out;
@@ -1092,8 +1449,22 @@ int registry_parse(struct registry **out, const char *text, size_t len,
 	reg = NULL;
 out:
 	registry_free(reg);
+	reader_release(&rd);
 	json_decref(root);
 	return ret;
+}
+
+int registry_parse(struct registry **out, const char *text, size_t len,
+		   const char *path, unsigned flags, struct error *err)
+{
+	*out = NULL;
+	if (!(flags & REGISTRY_NO_FAST_PATH) &&
+	    !parse_fast(out, text, len, path, flags))
+		return 0;
+	if (flags & REGISTRY_FAST_PATH_ONLY)
+		return error_set(err, ERR_CORRUPT, path, 0, NULL,
+				 "the fast reader cannot read this registry");
+	return parse_json(out, text, len, path, flags, err);
 }
 
 int registry_load(struct registry **out, const char *path, unsigned flags,
@@ -1303,7 +1674,7 @@ void registry_serialize(const struct registry *reg, struct sbuf *out)
 
 int registry_save(struct registry *reg, struct error *err)
 {
-	struct parse p = { reg->path, err, true, NULL };
+	struct parse p = { reg->path, err, true, NULL, NULL };
 	struct sbuf text = SBUF_INIT;
 	struct priv *pv = get_priv(reg);
 	char now[sizeof("YYYY-MM-DDTHH:MM:SSZ")];
