@@ -295,7 +295,7 @@ test "$port" = "$again" ||
 # --- a. allocate that finds its allocation ---------------------------------
 
 report section "a. allocate web -q, allocation exists (10 linked worktrees)"
-hf fast "$W" --warmup 20 --min-runs 300 'git worktree-ports allocate web -q'
+hf fast "$W" --warmup 20 --min-runs 200 'git worktree-ports allocate web -q'
 report ref "$TMP/fast.json"
 report row "$TMP/fast.json" 1 "git worktree-ports allocate web -q" "<= 8"
 again=$(cd "$W" && git worktree-ports allocate web -q)
@@ -331,7 +331,7 @@ cc -O2 $(pkg-config --cflags libgit2) -o "$BENCH_BIN/libgit2-init" \
 	"$BENCH_BIN/libgit2-init.c" $LIBS || die "cannot build the baselines"
 
 report section "c. where the time goes (allocation exists)"
-hf parts "$W" --warmup 20 --min-runs 200 \
+hf parts "$W" --warmup 10 --min-runs 100 \
 	"$BENCH_BIN/empty" "$BENCH_BIN/empty-linked" "$BENCH_BIN/libgit2-init" \
 	'git-worktree-ports allocate web -q' \
 	'git worktree-ports allocate web -q'
@@ -413,7 +413,9 @@ nr_wt=0
 JOBS=$(nproc 2>/dev/null || echo 2)
 # grow_worktrees N: add linked worktrees until there are N. Each 'git
 # worktree add' reads every existing worktree, so thousands take minutes:
-# run as many at once as there are CPUs (they create distinct names).
+# run as many at once as there are CPUs (they create distinct names). One
+# may read another's files half-written and die before creating anything
+# of its own; it is tried again then, and only then.
 grow_worktrees() {
 	while test $nr_wt -lt "$1"; do
 		last=$((nr_wt + 250))
@@ -421,10 +423,18 @@ grow_worktrees() {
 		seq $((nr_wt + 1)) $last |
 		xargs -P "$JOBS" -n 25 sh -c '
 			for i; do
-				git worktree add --no-checkout -q --detach \
-					"$(printf "../wt/w%05d" $i)" || exit 255
-			done' sh ||
-			die "git worktree add failed between $nr_wt and $last"
+				wt=$(printf "w%05d" $i) tries=0
+				until git worktree add --no-checkout -q --detach \
+					"../wt/$wt" 2>>"$0"; do
+					tries=$((tries + 1))
+					test $tries -lt 5 &&
+					! test -e ".git/worktrees/$wt" &&
+					! test -e "../wt/$wt" || exit 255
+					echo "bench: retrying git worktree add $wt" >>"$0"
+					sleep 0.1
+				done
+			done' "$LOG" ||
+			die "git worktree add failed between $nr_wt and $last; see $LOG"
 		nr_wt=$last
 		progress "  $nr_wt of $1 worktrees"
 	done
