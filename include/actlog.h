@@ -155,4 +155,17 @@ int actlog_read(struct actlog_record **out, size_t *nr,
 /* Free 'nr' records and the array; accepts NULL. */
 void actlog_records_free(struct actlog_record *records, size_t nr);
 
+/*
+ * Parse the argument of "log --since" into '*out', for
+ * actlog_filter.since: a duration back from 'now', digits and one unit,
+ * 's', 'm', 'h', 'd' or 'w' ("45s", "30m", "2h", "3d", "1w"), or a time in
+ * UTC, "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DD" (midnight). A duration
+ * reaching before the epoch gives 0, which filters nothing.
+ *
+ * Returns 0, or ERR_USAGE naming the option and the value, with a hint
+ * giving the accepted forms; '*out' is set only on success.
+ */
+int actlog_parse_since(time_t *out, const char *spec, time_t now,
+		       struct error *err);
+
 #endif

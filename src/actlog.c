@@ -92,22 +92,26 @@ static bool digits(const char *s, int n, int *out)
 }
 
 /*
- * "YYYY-MM-DDTHH:MM:SSZ", in UTC.
+ * "YYYY-MM-DDTHH:MM:SSZ", or with 'date_ok' also "YYYY-MM-DD", in UTC.
  * The fields must name a real time: timegm() would move 02-30 to March,
  * so the result is converted back and compared.
  */
-static bool parse_utc(const char *s, time_t *out)
+static bool parse_utc(const char *s, bool date_ok, time_t *out)
 {
-	int year, mon, day, hour, min, sec;
+	int year, mon, day, hour = 0, min = 0, sec = 0;
+	size_t len = strlen(s);
 	struct tm tm = { 0 };
 	time_t t;
 
-	if (strlen(s) != 20 || !digits(s, 4, &year) || s[4] != '-' ||
-	    !digits(s + 5, 2, &mon) || s[7] != '-' || !digits(s + 8, 2, &day) ||
-	    s[10] != 'T' || !digits(s + 11, 2, &hour) || s[13] != ':' ||
-	    !digits(s + 14, 2, &min) || s[16] != ':' ||
-	    !digits(s + 17, 2, &sec) || s[19] != 'Z')
+	if (len < 10 || !digits(s, 4, &year) || s[4] != '-' ||
+	    !digits(s + 5, 2, &mon) || s[7] != '-' || !digits(s + 8, 2, &day))
 		return false;
+	if (len != 10 || !date_ok) {
+		if (len != 20 || s[10] != 'T' || !digits(s + 11, 2, &hour) ||
+		    s[13] != ':' || !digits(s + 14, 2, &min) || s[16] != ':' ||
+		    !digits(s + 17, 2, &sec) || s[19] != 'Z')
+			return false;
+	}
 	tm.tm_year = year - 1900;
 	tm.tm_mon = mon - 1;
 	tm.tm_mday = day;
@@ -131,6 +135,56 @@ static void format_utc(char *buf, size_t size, time_t t)
 
 	if (!gmtime_r(&t, &tm) || !strftime(buf, size, TIME_FORMAT, &tm))
 		snprintf(buf, size, "1970-01-01T00:00:00Z");
+}
+
+int actlog_parse_since(time_t *out, const char *spec, time_t now,
+		       struct error *err)
+{
+	/* A bound that keeps n * seconds far from overflow. */
+	const unsigned long long cap = 1000000000000ULL;
+	unsigned long long n = 0, unit;
+	char shown[SHOW_SIZE];
+	const char *p;
+	time_t t;
+	int ret;
+
+	if (parse_utc(spec, true, &t)) {
+		*out = t;
+		return 0;
+	}
+	for (p = spec; *p >= '0' && *p <= '9'; p++)
+		if (n < cap)
+			n = n * 10 + (unsigned long long)(*p - '0');
+	switch (p == spec || !*p || p[1] ? '\0' : *p) {
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 60 * 60;
+		break;
+	case 'd':
+		unit = 24 * 60 * 60;
+		break;
+	case 'w':
+		unit = 7 * 24 * 60 * 60;
+		break;
+	default:
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"invalid time '%s' for --since",
+				show(shown, sizeof(shown), spec, strlen(spec)));
+		error_hint(
+			err,
+			"give a duration (45s, 30m, 2h, 3d, 1w) or a UTC time (2026-11-21T10:00:00Z)");
+		return ret;
+	}
+	if (now <= 0 || n * unit >= (unsigned long long)now)
+		*out = 0;
+	else
+		*out = now - (time_t)(n * unit);
+	return 0;
 }
 
 /* Writing */
@@ -284,7 +338,7 @@ static int render(struct sbuf *out, const struct actlog_entry *entries,
 		assert(e->port == ACTLOG_NONE ||
 		       (e->port > 0 && e->port <= 65535));
 		assert(e->pid == ACTLOG_NONE || e->pid > 0);
-		if (e->time && !parse_utc(e->time, &t)) {
+		if (e->time && !parse_utc(e->time, false, &t)) {
 			ret = error_set(
 				err, ERR_FAIL, log_path, 0, NULL,
 				"malformed time '%s' in a log entry; nothing logged",
@@ -566,7 +620,7 @@ static bool get_fields(struct reader *r, const json_t *obj, struct fields *fl)
 		skip(r, 0, "time", "missing");
 		return false;
 	}
-	if (!parse_utc(fl->time, &fl->when)) {
+	if (!parse_utc(fl->time, false, &fl->when)) {
 		skip(r, 0, "time",
 		     "malformed time '%s', expected YYYY-MM-DDTHH:MM:SSZ",
 		     show(shown, sizeof(shown), fl->time, strlen(fl->time)));

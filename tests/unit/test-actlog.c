@@ -940,6 +940,75 @@ static void test_registry_with_another_name(void **state)
 	assert_int_equal(-1, access(f->log, F_OK));
 }
 
+static void assert_since(const char *spec, time_t expect)
+{
+	struct error err = ERROR_INIT;
+	time_t t = 12345;
+
+	if (actlog_parse_since(&t, spec, NOW, &err))
+		fail_msg("'%s' refused: %s", spec, err.msg);
+	assert_int_equal(expect, t);
+}
+
+static void assert_since_refused(const char *spec)
+{
+	struct error err = ERROR_INIT;
+	time_t t = 12345;
+
+	if (!actlog_parse_since(&t, spec, NOW, &err))
+		fail_msg("'%s' accepted", spec);
+	assert_int_equal(ERR_USAGE, err.code);
+	assert_int_equal(12345, t);
+	assert_non_null(strstr(err.msg, "--since"));
+	assert_non_null(strstr(err.hint, "30m"));
+}
+
+static void test_parse_since(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	time_t t;
+
+	assert_since("45s", NOW - 45);
+	assert_since("30m", NOW - 30 * 60);
+	assert_since("2h", NOW - 2 * 3600);
+	assert_since("3d", NOW - 3 * 86400);
+	assert_since("1w", NOW - 7 * 86400);
+	assert_since("0s", NOW);
+	assert_since("007m", NOW - 7 * 60);
+	assert_since("2026-11-21T10:00:00Z", NOW);
+	assert_since("2026-11-20T09:30:15Z", NOW - 86400 - 1800 + 15);
+	assert_since("2026-11-20", NOW - 86400 - 10 * 3600);
+	assert_since("2028-02-29", 1835395200);
+	/* before the epoch: everything */
+	assert_since("100000w", 0);
+	assert_since("99999999999999999999999999d", 0);
+
+	assert_since_refused("");
+	assert_since_refused("m");
+	assert_since_refused("30");
+	assert_since_refused("3x");
+	assert_since_refused("3mm");
+	assert_since_refused("3M");
+	assert_since_refused("-3m");
+	assert_since_refused("+3m");
+	assert_since_refused(" 3m");
+	assert_since_refused("3m ");
+	assert_since_refused("1.5h");
+	assert_since_refused("2026-11-21T10:00:00");
+	assert_since_refused("2026-11-21T10:00:00+01:00");
+	assert_since_refused("2026-11-21 10:00:00Z");
+	assert_since_refused("2026-11-21T25:00:00Z");
+	assert_since_refused("2026-02-30");
+	assert_since_refused("2027-02-29");
+	assert_since_refused("2026-1-21");
+	assert_since_refused("yesterday");
+
+	/* the value is quoted, with control characters escaped */
+	assert_int_equal(ERR_USAGE,
+			 actlog_parse_since(&t, "x\x1b[0m", NOW, &err));
+	assert_string_equal("invalid time 'x\\x1b[0m' for --since", err.msg);
+}
+
 #define U(name) cmocka_unit_test(name)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
@@ -980,6 +1049,7 @@ int main(void)
 		T(test_invalid_utf8_becomes_replacement),
 		T(test_valid_utf8_is_kept),
 		T(test_registry_with_another_name),
+		U(test_parse_since),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
