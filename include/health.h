@@ -29,8 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct error;
+
 /* The longest health path accepted, in bytes (as in .worktree-ports.ini). */
 #define HEALTH_PATH_MAX 1024
+/* Bytes of a status line read at most before it is refused as too long. */
+#define HEALTH_LINE_MAX 1024
+#define HEALTH_DETAIL_MAX 128
 
 struct health_target {
 	uint16_t port;
@@ -69,5 +74,52 @@ int health_status_parse(enum health_status *out, const char *name);
  * health_check() refuses any other with HEALTH_UNKNOWN.
  */
 bool health_path_is_valid(const char *path);
+
+struct health_result {
+	enum health_status status;
+	/* a connection was established (true for every HTTP answer) */
+	bool listening;
+	/* AF_INET or AF_INET6: the address that connected; 0 if none */
+	int family;
+	/* the final status code received; 0 if none */
+	int http_status;
+	/*
+	 * Microseconds from the start of this target's check to the
+	 * connection, and to the end of the final status line; -1 when it
+	 * did not happen.
+	 */
+	long connect_us;
+	long response_us;
+	/*
+	 * One line of printable ASCII saying why, never empty: "connection
+	 * refused", "HTTP 500", "timed out after 1000 ms waiting for the
+	 * response"... Bytes from the server or the target appear in it only
+	 * escaped (\xNN) and cut short.
+	 */
+	char detail[HEALTH_DETAIL_MAX];
+};
+
+/*
+ * Check the 'nr' targets at once and fill results[i] for targets[i]: every
+ * result is set when this returns, whatever it returns. Returns after
+ * every target is decided, or after 'timeout_ms' (>= 0) from the call;
+ * what is undecided then is unhealthy when something listens (it did not
+ * answer in time, or its connection is still pending, which the loopback
+ * only leaves so while a listener's queue is full) and unknown when it was
+ * never started.
+ *
+ * Each target holds at most two descriptors at a time. If 2 * nr exceeds
+ * the soft RLIMIT_NOFILE, the soft limit is raised towards the hard one
+ * for the duration of the call (and put back afterwards); when that is not
+ * enough, targets wait for the descriptors of decided ones, all still
+ * under the same deadline.
+ *
+ * Returns 0, or ERR_FAIL when poll(2) itself fails (the undecided results
+ * are then unknown, with the reason in their detail and in 'err'). A
+ * problem with one target is reported in its result, never here.
+ */
+int health_check(struct health_result *results,
+		 const struct health_target *targets, size_t nr, int timeout_ms,
+		 struct error *err);
 
 #endif
