@@ -79,6 +79,16 @@ int probe_listeners(struct probe_listener **out, size_t *nr, uint16_t port,
 void probe_listeners_free(struct probe_listener *list, size_t nr);
 
 /*
+ * Does 'proc' run inside 'dir': is its working directory, or that of an
+ * ancestor process below pid 1, 'dir' or under it? 'dir' must be
+ * canonical (no symbolic links, no "." or ".."); "/a/bc" is not under
+ * "/a/b". Ancestors are read from the live system, so an ancestor that
+ * has exited, or whose directory we may not read, does not count.
+ * (pid 1 is left out: every orphan ends up as its child.)
+ */
+bool probe_runs_inside(const struct probe_proc *proc, const char *dir);
+
+/*
  * Parse 'text', the contents of /proc/net/tcp (family AF_INET) or
  * /proc/net/tcp6 (AF_INET6), as Linux writes them on this host (addresses
  * in host byte order), and return the sockets in LISTEN state on 'port',

@@ -33,6 +33,9 @@
 /* argv beyond this is cut, and "..." says so */
 #define CMDLINE_MAX 32768
 
+/* an ancestor walk longer than this is a loop (pids reused under us) */
+#define ANCESTORS_MAX 1024
+
 /* Listeners collected so far: what probe_listeners() returns. */
 struct list {
 	struct probe_listener *items;
@@ -928,6 +931,52 @@ out:
 	free(hits.items);
 	context_release(&ctx);
 	return ret;
+}
+
+/* 'path' is 'dir' or under it; 'dir' canonical, "/" allowed */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (!len || !path)
+		return false;
+	if (len == 1 && dir[0] == '/')
+		return path[0] == '/';
+	return !strncmp(path, dir, len) && (!path[len] || path[len] == '/');
+}
+
+bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
+{
+	struct sbuf stat = SBUF_INIT, comm = SBUF_INIT;
+	long pid = proc->ppid;
+	bool inside = path_under(proc->cwd, dir);
+	int steps;
+
+	for (steps = 0; !inside && pid > 1 && steps < ANCESTORS_MAX; steps++) {
+		unsigned long long start;
+		char name[32];
+		char *cwd;
+		int dirfd;
+
+		snprintf(name, sizeof(name), "/proc/%ld", pid);
+		dirfd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			break;
+		cwd = link_at(dirfd, "cwd");
+		inside = path_under(cwd, dir);
+		free(cwd);
+		sbuf_reset(&stat);
+		sbuf_reset(&comm);
+		if (read_at(&stat, dirfd, "stat", 4096) < 0 ||
+		    !parse_stat(stat.buf, &comm, &pid, &start))
+			pid = 0;
+		close(dirfd);
+	}
+	sbuf_release(&stat);
+	sbuf_release(&comm);
+	return inside;
 }
 
 #endif /* __linux__ */

@@ -49,4 +49,19 @@ void probe_listeners_free(struct probe_listener *list, size_t nr)
 	free(list);
 }
 
+/* No process can be asked about its ancestors here: its own cwd only. */
+bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
+{
+	size_t len = strlen(dir);
+	const char *path = proc->cwd;
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (!len || !path)
+		return false;
+	if (len == 1 && dir[0] == '/')
+		return path[0] == '/';
+	return !strncmp(path, dir, len) && (!path[len] || path[len] == '/');
+}
+
 #endif /* !__linux__ */

@@ -27,13 +27,16 @@
 static char self_exe[PATH_MAX];
 
 /*
- * Each test gets a fresh directory 'root' holding 'wt', where a child
- * runs; both canonical. The children a test starts are killed by pid
- * afterwards, whether the test passed or not.
+ * Each test gets a fresh directory 'root' holding 'wt' (where a child
+ * runs), 'wtx' (a sibling whose name starts with "wt") and 'other'; all
+ * canonical. The children a test starts are killed by pid afterwards,
+ * whether the test passed or not.
  */
 struct fixture {
 	char root[PATH_MAX];
 	char wt[PATH_MAX + 8];
+	char wtx[PATH_MAX + 8];
+	char other[PATH_MAX + 8];
 	pid_t kids[2];	/* our children, reaped */
 	pid_t grand[2]; /* their children, ours once they are orphans */
 	size_t nr_kids;
@@ -54,7 +57,8 @@ enum mode {
 	LISTEN_V4,   /* 127.0.0.1, port 0 */
 	LISTEN_V6,   /* ::1, port 0 */
 	LISTEN_BOTH, /* 127.0.0.1 and ::1, on one port */
-	PREFORK	     /* listens, then forks: both hold the socket */
+	PREFORK,     /* listens, then forks: both hold the socket */
+	GRANDCHILD   /* forks; the grandchild listens in 'other' */
 };
 
 static int setup(void **state)
@@ -65,7 +69,9 @@ static int setup(void **state)
 	if (!mkdtemp(tmpl) || !realpath(tmpl, f->root))
 		return -1;
 	snprintf(f->wt, sizeof(f->wt), "%s/wt", f->root);
-	if (mkdir(f->wt, 0700))
+	snprintf(f->wtx, sizeof(f->wtx), "%s/wtx", f->root);
+	snprintf(f->other, sizeof(f->other), "%s/other", f->root);
+	if (mkdir(f->wt, 0700) || mkdir(f->wtx, 0700) || mkdir(f->other, 0700))
 		return -1;
 	*state = f;
 	return 0;
@@ -87,6 +93,8 @@ static int teardown(void **state)
 	}
 	probe_listeners_free(f->list, f->nr);
 	rmdir(f->wt);
+	rmdir(f->wtx);
+	rmdir(f->other);
 	rmdir(f->root);
 	free(f);
 	return 0;
@@ -150,7 +158,8 @@ static void report(int wfd, struct report *r)
 }
 
 /* In the child: never returns. */
-static void child_main(int wfd, enum mode mode, const char *cwd)
+static void child_main(int wfd, enum mode mode, const char *cwd,
+		       const char *other)
 {
 	struct report r = { .pid = getpid() };
 	pid_t pid;
@@ -179,6 +188,16 @@ static void child_main(int wfd, enum mode mode, const char *cwd)
 			hold_forever();
 		r.holder = pid;
 		break;
+	case GRANDCHILD:
+		pid = fork();
+		if (pid < 0)
+			goto fail;
+		if (pid)
+			hold_forever();
+		r.pid = getpid();
+		if (chdir(other) < 0 || listen_on(AF_INET, &r.port) < 0)
+			goto fail;
+		break;
 	}
 	report(wfd, &r);
 	hold_forever();
@@ -205,7 +224,7 @@ static int start_child(struct fixture *f, struct report *r, enum mode mode,
 	assert_true(pid >= 0);
 	if (!pid) {
 		close(fds[0]);
-		child_main(fds[1], mode, cwd);
+		child_main(fds[1], mode, cwd, f->other);
 	}
 	close(fds[1]);
 	f->kids[f->nr_kids] = pid;
@@ -213,8 +232,10 @@ static int start_child(struct fixture *f, struct report *r, enum mode mode,
 	n = read(fds[0], r, sizeof(*r));
 	close(fds[0]);
 	assert_int_equal(sizeof(*r), n);
-	/* the pre-forked copy, to kill too */
-	if (r->holder)
+	/* the grandchild, to kill; the pre-forked copy, likewise */
+	if (mode == GRANDCHILD && r->pid != pid)
+		f->grand[f->nr_kids] = (pid_t)r->pid;
+	else if (r->holder)
 		f->grand[f->nr_kids] = (pid_t)r->holder;
 	f->nr_kids++;
 	return r->error ? -1 : 0;
@@ -413,6 +434,38 @@ static void test_cmdline_is_escaped(void **state)
 	assert_string_equal(self_exe, p->exe);
 }
 
+static void test_runs_inside_its_directory_and_above(void **state)
+{
+	struct fixture *f = *state;
+	struct report r;
+	const struct probe_proc *p;
+
+	assert_int_equal(0, start_child(f, &r, LISTEN_V4, f->wt));
+	probe(f, r.port);
+	assert_int_equal(1, f->nr);
+	assert_int_equal(1, f->list[0].nr_procs);
+	p = &f->list[0].procs[0];
+	assert_true(probe_runs_inside(p, f->wt));
+	assert_true(probe_runs_inside(p, f->root));
+	/* a shared prefix is not a parent: .../wt is not in .../wtx */
+	assert_false(probe_runs_inside(p, f->wtx));
+	assert_false(probe_runs_inside(p, f->other));
+}
+
+static void test_runs_inside_not_a_sibling_with_its_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct report r;
+
+	/* the child runs in .../wtx, which starts with .../wt */
+	assert_int_equal(0, start_child(f, &r, LISTEN_V4, f->wtx));
+	probe(f, r.port);
+	assert_int_equal(1, f->nr);
+	assert_int_equal(1, f->list[0].nr_procs);
+	assert_true(probe_runs_inside(&f->list[0].procs[0], f->wtx));
+	assert_false(probe_runs_inside(&f->list[0].procs[0], f->wt));
+}
+
 /*
  * Seen by another user, a socket shows with its owner and no process.
  * Needs root, to become that other user.
@@ -464,6 +517,46 @@ static void test_other_users_process_is_not_shown(void **state)
 	assert_int_equal(1, seen[0]);
 	assert_int_equal(0, seen[1]);
 	assert_int_equal(0, seen[2]);
+}
+
+static void test_runs_inside_through_an_ancestor(void **state)
+{
+	struct fixture *f = *state;
+	struct report r;
+	const struct probe_proc *p;
+
+	assert_int_equal(0, start_child(f, &r, GRANDCHILD, f->wt));
+	probe(f, r.port);
+	assert_int_equal(1, f->nr);
+	assert_int_equal(1, f->list[0].nr_procs);
+	p = &f->list[0].procs[0];
+	assert_int_equal(r.pid, p->pid);
+	assert_int_equal(f->kids[0], p->ppid);
+	assert_string_equal(f->other, p->cwd);
+	/* its own directory, and its parent's */
+	assert_true(probe_runs_inside(p, f->other));
+	assert_true(probe_runs_inside(p, f->wt));
+	assert_false(probe_runs_inside(p, f->wtx));
+}
+
+static void test_runs_inside_compares_whole_names(void **state UNUSED)
+{
+	struct probe_proc p = { .pid = 1, .ppid = 0 };
+
+	p.cwd = "/a/b";
+	assert_true(probe_runs_inside(&p, "/a/b"));
+	assert_true(probe_runs_inside(&p, "/a/b/"));
+	assert_true(probe_runs_inside(&p, "/a"));
+	assert_true(probe_runs_inside(&p, "/"));
+	assert_false(probe_runs_inside(&p, "/a/bc"));
+	assert_false(probe_runs_inside(&p, "/a/b/c"));
+	assert_false(probe_runs_inside(&p, ""));
+	p.cwd = "/a/bc";
+	assert_false(probe_runs_inside(&p, "/a/b"));
+	p.cwd = "/a/b/c";
+	assert_true(probe_runs_inside(&p, "/a/b"));
+	p.cwd = NULL;
+	assert_false(probe_runs_inside(&p, "/"));
 }
 
 /*
@@ -637,7 +730,16 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cmdline_is_escaped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
+			test_runs_inside_its_directory_and_above, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_runs_inside_not_a_sibling_with_its_prefix, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_runs_inside_through_an_ancestor, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 			test_other_users_process_is_not_shown, setup, teardown),
+		cmocka_unit_test(test_runs_inside_compares_whole_names),
 		cmocka_unit_test(test_parse_proc_net_tcp),
 		cmocka_unit_test(test_parse_proc_net_tcp6),
 		cmocka_unit_test(test_parse_proc_net_tcp_nothing_on_port),
