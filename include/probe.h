@@ -95,7 +95,7 @@ bool probe_runs_inside(const struct probe_proc *proc, const char *dir);
  * with no processes, as probe_listeners() does. The header line and blank
  * lines are skipped; any other line that does not parse is ERR_CORRUPT
  * naming the file and line. This is probe_listeners()'s fallback, exposed
- * so it can be tested; defined on Linux only.
+ * so it can be tested; other systems get ERR_FAIL.
  */
 int probe_parse_proc_net_tcp(struct probe_listener **out, size_t *nr,
 			     const char *text, int family, uint16_t port,
