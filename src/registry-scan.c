@@ -84,8 +84,11 @@ static const char *skip_spaces(const char *p, const char *end)
 
 static inline const char *skip_space(const char *p, const char *end)
 {
+	/* the usual cases: none, and one space after a colon */
 	if (p < end && (unsigned char)*p > ' ')
-		return p; /* the usual case: none */
+		return p;
+	if (end - p >= 2 && *p == ' ' && (unsigned char)p[1] > ' ')
+		return p + 1;
 	return skip_spaces(p, end);
 }
 
@@ -313,8 +316,8 @@ static const char *open_container(struct scan *s, const char *p, bool object)
  * The value at 'p' (white space skipped) into 'out'; returns the byte
  * after it, or after the bracket that opens it, or NULL.
  */
-static inline const char *read_value(struct scan *s, const char *p,
-				     struct scan_value *out)
+static inline __attribute__((always_inline)) const char *
+read_value(struct scan *s, const char *p, struct scan_value *out)
 {
 	const char *end = s->end;
 	const char *q;

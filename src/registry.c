@@ -175,7 +175,7 @@ static void arena_reserve(struct arena **arena, size_t size)
 }
 
 /* 'size' bytes aligned on 'align' (a power of two, 8 at most). */
-static void *arena_alloc(struct arena **arena, size_t size, size_t align)
+static inline void *arena_alloc(struct arena **arena, size_t size, size_t align)
 {
 	struct arena *b = *arena;
 	size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
@@ -200,7 +200,7 @@ static void arena_free(struct arena *arena)
 }
 
 /* A copy of the 'len' bytes at 's', NUL-terminated, in the arena. */
-static char *arena_str(struct arena **arena, const char *s, size_t len)
+static inline char *arena_str(struct arena **arena, const char *s, size_t len)
 {
 	char *copy = arena_alloc(arena, len + 2, 1);
 
@@ -413,6 +413,7 @@ struct reader {
 	struct member *table; /* the members of the last read_object() */
 	size_t nr_table;
 	size_t alloc_table;
+	size_t nr_asked;     /* how many of them get_value() found */
 	size_t next;	     /* where get_value() looks first */
 	struct unknown *top; /* the top level's unknown members so far */
 	size_t nr_top;
@@ -489,8 +490,9 @@ static const char *type_name(const struct val *v)
  * the innermost object it has open, which is 'obj' for every caller: a
  * value is read to its end before the next one is asked for.
  */
-static int next_member(struct parse *p, struct val *obj, const char **key,
-		       size_t *key_len, struct val *out)
+static inline int next_member(struct parse *p, struct val *obj,
+			      const char **key, size_t *key_len,
+			      struct val *out)
 {
 	if (p->rd->scan) {
 		struct scan_key k;
@@ -530,7 +532,7 @@ static int next_element(struct parse *p, struct val *arr, struct val *out)
 }
 
 /* Read a scanned array or object to its end, so that its text is known. */
-static int finish(struct parse *p, struct val *v)
+static inline int finish(struct parse *p, struct val *v)
 {
 	if (!p->rd->scan || v->s.raw_len)
 		return 0;
@@ -544,6 +546,7 @@ static int read_object(struct parse *p, struct val *obj)
 	int ret;
 
 	rd->nr_table = 0;
+	rd->nr_asked = 0;
 	rd->next = 0;
 	for (;;) {
 		struct member *m;
@@ -628,6 +631,8 @@ static struct extra *unknown_members(struct parse *p, const char *const *known)
 	struct extra *extra;
 	size_t nr = 0, i;
 
+	if (rd->nr_asked == rd->nr_table)
+		return NULL; /* the usual case */
 	for (i = 0; i < rd->nr_table; i++)
 		nr += !is_known(&rd->table[i], known);
 	if (!nr)
@@ -654,8 +659,9 @@ static struct extra *unknown_members(struct parse *p, const char *const *known)
  * it is there. Returns 1 with the value, 0 when it is absent or null and
  * 'opts' allows that, or ERR_CORRUPT.
  */
-static int get_value(const struct val **out, struct parse *p,
-		     const struct where *w, const char *key, unsigned opts)
+static inline int get_value(const struct val **out, struct parse *p,
+			    const struct where *w, const char *key,
+			    unsigned opts)
 {
 	struct reader *rd = p->rd;
 	size_t len = strlen(key), i;
@@ -671,6 +677,7 @@ static int get_value(const struct val **out, struct parse *p,
 			at -= rd->nr_table;
 		m = &rd->table[at];
 		if (m->key_len == len && !memcmp(m->key, key, len)) {
+			rd->nr_asked += !m->asked;
 			m->asked = true;
 			rd->next = at + 1;
 			v = &m->val;
@@ -689,8 +696,8 @@ static int get_value(const struct val **out, struct parse *p,
 	return 1;
 }
 
-static int get_int(long long *out, struct parse *p, const struct where *w,
-		   const char *key, unsigned opts)
+static inline int get_int(long long *out, struct parse *p,
+			  const struct where *w, const char *key, unsigned opts)
 {
 	const struct val *v;
 	int ret = get_value(&v, p, w, key, opts);
@@ -705,8 +712,8 @@ static int get_int(long long *out, struct parse *p, const struct where *w,
 }
 
 /* A string value, copied into '*out'; left alone when absent or null. */
-static int get_str(char **out, struct parse *p, const struct where *w,
-		   const char *key, unsigned opts)
+static inline int get_str(char **out, struct parse *p, const struct where *w,
+			  const char *key, unsigned opts)
 {
 	const struct val *v;
 	int ret = get_value(&v, p, w, key, opts);
@@ -1301,14 +1308,16 @@ static int check_alloc(const struct registry *reg, const struct index *ranges,
 	    (a->process_id <= 0 || a->process_id > INT_MAX))
 		return corrupt(p, &w, "process_id", NULL,
 			       "%ld is not a process id", a->process_id);
-	if (check_string(p, &w, "worktree", a->worktree) < 0 ||
-	    check_string(p, &w, "path", a->path) < 0 ||
-	    check_string(p, &w, "service", a->service) < 0 ||
-	    check_string(p, &w, "range", a->range) < 0 ||
-	    check_string(p, &w, "allocated_at", a->allocated_at) < 0 ||
-	    check_string(p, &w, "allocated_by", a->allocated_by) < 0 ||
-	    check_string(p, &w, "description", a->description) < 0 ||
-	    check_string(p, &w, "health_status", a->health_status) < 0)
+	/* read strings were checked by the reader: only saving needs this */
+	if (p->saving &&
+	    (check_string(p, &w, "worktree", a->worktree) < 0 ||
+	     check_string(p, &w, "path", a->path) < 0 ||
+	     check_string(p, &w, "service", a->service) < 0 ||
+	     check_string(p, &w, "range", a->range) < 0 ||
+	     check_string(p, &w, "allocated_at", a->allocated_at) < 0 ||
+	     check_string(p, &w, "allocated_by", a->allocated_by) < 0 ||
+	     check_string(p, &w, "description", a->description) < 0 ||
+	     check_string(p, &w, "health_status", a->health_status) < 0))
 		return ERR_CORRUPT;
 
 	if (resolve_range(ranges, reg, a))
