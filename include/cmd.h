@@ -53,15 +53,29 @@ int cmd_sync(const struct cmd_opts *o, struct error *err);
  * that order; session_release() undoes whatever was done and is safe
  * after SESSION_INIT.
  */
+struct actlog_entry;
+
 struct session {
 	struct wt_repo *repo;
 	char *registry_path; /* absolute */
 	struct lockfile lock;
 	struct registry *reg;
 	bool dirty; /* save on session_finish() */
+	/* activity to log once the registry is saved (owned strings) */
+	struct actlog_entry *log;
+	size_t nr_log, alloc_log;
 };
 
-#define SESSION_INIT { NULL, NULL, LOCKFILE_INIT, NULL, false }
+#define SESSION_INIT { NULL, NULL, LOCKFILE_INIT, NULL, false, NULL, 0, 0 }
+
+/*
+ * Record activity for the log; it is appended to ports.log by
+ * session_finish() right after the registry is saved, under its lock, and
+ * dropped if the save fails. 'port' and 'pid' are ACTLOG_NONE when not
+ * known; strings are copied; 'detail' may be NULL.
+ */
+void session_log(struct session *s, const char *action, const char *worktree,
+		 const char *service, long port, long pid, const char *detail);
 
 /* Do not drop the allocations of removed worktrees (prune does it). */
 #define SESSION_NO_AUTORELEASE (1 << 0)
@@ -103,6 +117,10 @@ void released_list_release(struct released_list *l);
  */
 int session_autorelease(struct session *s, bool dry_run,
 			struct released_list *out, struct error *err);
+
+/* Log 'action' for each allocation of 'l' (auto-release, prune...). */
+void session_log_released(struct session *s, const char *action,
+			  const struct released_list *l, const char *detail);
 
 /* The worktree a command acts on: --worktree W, or the current one. */
 struct target {

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "actlog.h"
 #include "error.h"
 #include "jsonw.h"
 #include "peers.h"
@@ -252,6 +253,15 @@ int session_allocate(struct session *s, struct picker *pk,
 	*index = registry_add(s->reg, &a);
 	s->dirty = true;
 	*fresh = true;
+	{
+		struct sbuf detail = SBUF_INIT;
+
+		sbuf_addf(&detail, "from range '%s'%s", r->name,
+			  want ? " (asked for)" : "");
+		session_log(s, "allocate", t->name, service, port, ACTLOG_NONE,
+			    detail.buf);
+		sbuf_release(&detail);
+	}
 	free(who);
 	return 0;
 }

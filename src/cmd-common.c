@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "actlog.h"
 #include "error.h"
 #include "lockfile.h"
 #include "registry.h"
@@ -205,6 +206,8 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 		size_t i;
 
 		ret = session_autorelease(s, false, &gone, err);
+		session_log_released(s, "auto-release", &gone,
+				     "worktree is gone");
 		for (i = 0; i < gone.nr; i++)
 			cmd_note("released port %u ('%s') of removed worktree '%s'",
 				 gone.items[i].port, gone.items[i].service,
@@ -215,8 +218,50 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	return ret;
 }
 
+void session_log(struct session *s, const char *action, const char *worktree,
+		 const char *service, long port, long pid, const char *detail)
+{
+	struct actlog_entry *e;
+
+	ALLOC_GROW(s->log, s->nr_log + 1, s->alloc_log);
+	e = &s->log[s->nr_log++];
+	memset(e, 0, sizeof(*e));
+	e->action = xstrdup(action);
+	e->worktree = xstrdup_or_null(worktree);
+	e->service = xstrdup_or_null(service);
+	e->port = port;
+	e->pid = pid;
+	e->detail = xstrdup_or_null(detail);
+}
+
+void session_log_released(struct session *s, const char *action,
+			  const struct released_list *l, const char *detail)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++)
+		session_log(s, action, l->items[i].worktree,
+			    l->items[i].service, l->items[i].port, ACTLOG_NONE,
+			    detail);
+}
+
+static void drop_log(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_log; i++) {
+		free((char *)s->log[i].action);
+		free((char *)s->log[i].worktree);
+		free((char *)s->log[i].service);
+		free((char *)s->log[i].detail);
+	}
+	s->nr_log = 0;
+}
+
 int session_finish(struct session *s, struct error *err)
 {
+	struct error log_err = ERROR_INIT;
+	struct sbuf line = SBUF_INIT;
 	int ret = 0;
 
 	if (s->reg && s->dirty) {
@@ -225,11 +270,23 @@ int session_finish(struct session *s, struct error *err)
 			s->dirty = false;
 		cmd_timing("save");
 	}
+	if (!ret && s->nr_log &&
+	    actlog_append(s->registry_path, s->log, s->nr_log, &log_err) < 0) {
+		/* the registry change stands; only its record is lost */
+		error_format(&log_err, &line);
+		cmd_warning("%s", line.buf);
+		sbuf_release(&line);
+	}
+	drop_log(s);
 	return ret;
 }
 
 void session_release(struct session *s)
 {
+	drop_log(s);
+	free(s->log);
+	s->log = NULL;
+	s->alloc_log = 0;
 	registry_free(s->reg);
 	lockfile_unlock(&s->lock);
 	free(s->registry_path);

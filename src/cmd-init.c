@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "actlog.h"
 #include "error.h"
 #include "hooks.h"
 #include "jsonw.h"
@@ -43,9 +44,8 @@ static void starting_registry(struct registry **out, const char *path)
 static int exclude_registry(const struct wt_repo *repo, const char *path,
 			    struct error *err)
 {
-	static const char *const suffixes[] = { "", ".lock", ".new" };
-	const char *lines[ARRAY_SIZE(suffixes)];
-	struct sbuf buf[ARRAY_SIZE(suffixes)];
+	struct sbuf buf[5], log = SBUF_INIT;
+	const char *lines[ARRAY_SIZE(buf)];
 	size_t top_len, i;
 	int ret;
 
@@ -54,14 +54,20 @@ static int exclude_registry(const struct wt_repo *repo, const char *path,
 	top_len = strlen(repo->main_path);
 	if (strncmp(path, repo->main_path, top_len) || path[top_len] != '/')
 		return 0; /* outside the main worktree: nothing to hide */
-	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+	actlog_path(&log, path);
+	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		sbuf_init(&buf[i]);
-		sbuf_addf(&buf[i], "%s%s", path + top_len, suffixes[i]);
+	sbuf_addstr(&buf[0], path + top_len);
+	sbuf_addf(&buf[1], "%s.lock", path + top_len);
+	sbuf_addf(&buf[2], "%s.new", path + top_len);
+	sbuf_addstr(&buf[3], log.buf + top_len);
+	sbuf_addf(&buf[4], "%s.1", log.buf + top_len);
+	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		lines[i] = buf[i].buf;
-	}
 	ret = cmd_exclude(repo, lines, ARRAY_SIZE(lines), err);
-	for (i = 0; i < ARRAY_SIZE(suffixes); i++)
+	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		sbuf_release(&buf[i]);
+	sbuf_release(&log);
 	return ret;
 }
 

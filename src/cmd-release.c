@@ -101,6 +101,7 @@ int cmd_release(const struct cmd_opts *o, struct error *err)
 			if (!strcmp(s.reg->allocs[i].worktree, t.name))
 				take(&done, &s, (size_t)i);
 	}
+	session_log_released(&s, "release", &done, NULL);
 	ret = session_finish(&s, err);
 	if (ret < 0)
 		goto out;
@@ -132,6 +133,8 @@ int cmd_prune(const struct cmd_opts *o, struct error *err)
 	ret = session_autorelease(&s, o->dry_run, &gone, err);
 	if (ret < 0)
 		goto out;
+	if (!o->dry_run)
+		session_log_released(&s, "prune", &gone, "worktree is gone");
 	ret = session_finish(&s, err);
 	if (ret < 0)
 		goto out;

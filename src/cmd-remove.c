@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "actlog.h"
 #include "error.h"
 #include "jsonw.h"
 #include "registry.h"
@@ -123,6 +124,9 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 		registry_remove(s.reg, i);
 		s.dirty = true;
 	}
+	for (i = 0; i < done.nr; i++)
+		session_log(&s, "release", wt.name, done.items[i].service,
+			    done.items[i].port, ACTLOG_NONE, "worktree removed");
 	ret = session_finish(&s, err);
 	if (ret < 0)
 		goto out;

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "actlog.h"
 #include "config.h"
 #include "envfile.h"
 #include "error.h"
@@ -270,6 +271,8 @@ static void release_undeclared(struct session *s, const struct target *t,
 			continue;
 		cmd_note("released port %u ('%s'): %s no longer declares it",
 			 a->port, a->service, CONFIG_FILE);
+		session_log(s, "release", a->worktree, a->service, a->port,
+			    ACTLOG_NONE, "no longer declared in " CONFIG_FILE);
 		registry_remove(s->reg, i);
 		s->dirty = true;
 	}
