@@ -183,6 +183,22 @@ void env_list_release(struct env_list *l);
 int session_env(struct env_list *out, const struct session *s,
 		const struct target *t, const struct config *c);
 
+/* A target file of [env] file, and whether sync wrote it. */
+struct env_written {
+	const char *file; /* borrowed from the config */
+	bool changed;
+};
+
+/*
+ * Write the variables of worktree 't' (session_env(), returned in 'vars')
+ * into every [env] file of 'c', keeping them out of git status (info/
+ * exclude). '*out' (the caller frees it) says which files changed. The
+ * caller holds the registry lock (session_load()).
+ */
+int session_write_env(struct session *s, const struct target *t,
+		      const struct config *c, struct env_list *vars,
+		      struct env_written **out, struct error *err);
+
 /* The COMPOSE_PROJECT_NAME of 'worktree': valid for compose, unique. */
 void cmd_compose_name(struct sbuf *out, const struct wt_repo *repo,
 		      const char *worktree);

@@ -309,14 +309,9 @@ static int exclude_targets(const struct wt_repo *repo, const struct config *c,
 	return ret < 0 ? ret : 0;
 }
 
-struct written {
-	const char *file;
-	bool changed;
-};
-
 static void print_sync(const struct cmd_opts *o, const struct session *s,
 		       const struct target *t, const struct env_list *vars,
-		       const struct written *files, size_t nr_files,
+		       const struct env_written *files, size_t nr_files,
 		       const bool *fresh, const struct config *c)
 {
 	struct jsonw w = JSONW_INIT;
@@ -386,6 +381,46 @@ static void print_sync(const struct cmd_opts *o, const struct session *s,
 		       files[i].file);
 }
 
+int session_write_env(struct session *s, const struct target *t,
+		      const struct config *c, struct env_list *vars,
+		      struct env_written **out, struct error *err)
+{
+	struct env_written *files;
+	struct stat st;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	session_env(vars, s, t, c);
+	ret = exclude_targets(s->repo, c, err);
+	if (ret < 0)
+		return ret;
+	files = xcalloc(c->nr_env_files + 1, sizeof(*files));
+	for (i = 0; i < c->nr_env_files; i++) {
+		struct shadow_ctx sc = { c->env_files[i] };
+		struct sbuf path = SBUF_INIT;
+		bool existed;
+
+		sbuf_addf(&path, "%s/%s", t->path, c->env_files[i]);
+		existed = !lstat(path.buf, &st);
+		sbuf_release(&path);
+		files[i].file = c->env_files[i];
+		ret = envfile_update(&files[i].changed, t->path,
+				     c->env_files[i], vars->vars, vars->nr,
+				     warn_shadowed, &sc, err);
+		if (ret < 0) {
+			free(files);
+			return ret;
+		}
+		if (existed && files[i].changed &&
+		    tracked_by_git(t->path, c->env_files[i]))
+			cmd_warning("%s is tracked by git: the port block shows up as a change; untrack it (git rm --cached %s) and ignore it",
+				    c->env_files[i], c->env_files[i]);
+	}
+	*out = files;
+	return 0;
+}
+
 int cmd_sync(const struct cmd_opts *o, struct error *err)
 {
 	struct session s = SESSION_INIT;
@@ -393,7 +428,7 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	struct picker pk = PICKER_INIT;
 	struct env_list vars = ENV_LIST_INIT;
 	struct config *c = NULL;
-	struct written *files = NULL;
+	struct env_written *files = NULL;
 	bool *fresh = NULL;
 	struct stat st;
 	size_t i, idx;
@@ -451,30 +486,9 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	if (ret < 0)
 		goto out;
 
-	session_env(&vars, &s, &t, c);
-	ret = exclude_targets(s.repo, c, err);
+	ret = session_write_env(&s, &t, c, &vars, &files, err);
 	if (ret < 0)
 		goto out;
-	files = xcalloc(c->nr_env_files + 1, sizeof(*files));
-	for (i = 0; i < c->nr_env_files; i++) {
-		struct shadow_ctx sc = { c->env_files[i] };
-		struct sbuf path = SBUF_INIT;
-		bool existed;
-
-		sbuf_addf(&path, "%s/%s", t.path, c->env_files[i]);
-		existed = !lstat(path.buf, &st);
-		sbuf_release(&path);
-		files[i].file = c->env_files[i];
-		ret = envfile_update(&files[i].changed, t.path, c->env_files[i],
-				     vars.vars, vars.nr, warn_shadowed, &sc,
-				     err);
-		if (ret < 0)
-			goto out;
-		if (existed && files[i].changed &&
-		    tracked_by_git(t.path, c->env_files[i]))
-			cmd_warning("%s is tracked by git: the port block shows up as a change; untrack it (git rm --cached %s) and ignore it",
-				    c->env_files[i], c->env_files[i]);
-	}
 	print_sync(o, &s, &t, &vars, files, c->nr_env_files, fresh, c);
 out:
 	free(files);
