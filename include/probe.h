@@ -75,6 +75,18 @@ struct error;
 int probe_listeners(struct probe_listener **out, size_t *nr, uint16_t port,
 		    struct error *err);
 
+struct portset;
+
+/*
+ * probe_listeners() for every port in 'ports' at once: one read of the
+ * socket tables and one scan of /proc however many ports there are, so a
+ * health check of hundreds of ports stays cheap. The listeners of all
+ * the ports come back in one list ('port' says whose), sorted by family
+ * and address.
+ */
+int probe_listeners_set(struct probe_listener **out, size_t *nr,
+			const struct portset *ports, struct error *err);
+
 /* Free what probe_listeners() returned. Accepts NULL. */
 void probe_listeners_free(struct probe_listener *list, size_t nr);
 

@@ -1,5 +1,6 @@
 #include "common.h"
 #include "probe.h"
+#include "alloc.h"
 
 /*
  * The Linux half of probe.h: who listens on a port. Other systems build
@@ -52,6 +53,19 @@ struct hits {
 	struct hit *items;
 	size_t nr, alloc;
 };
+
+/* The ports asked about: one port, or a set of them ('set' not NULL). */
+struct want {
+	uint16_t port;
+	const struct portset *set;
+};
+
+static bool wanted(const struct want *w, unsigned port)
+{
+	if (port > 65535)
+		return false;
+	return w->set ? portset_has(w->set, (uint16_t)port) : port == w->port;
+}
 
 static void proc_release(struct probe_proc *p)
 {
@@ -112,8 +126,10 @@ static void list_add(struct list *l, int family, const void *addr,
  * sock_diag understands) keeps the answer to the few sockets we want
  * however many the host has.
  */
-static int diag_send(int fd, int family, uint16_t port, uint32_t seq)
+static int diag_send(int fd, int family, const struct want *w, uint32_t seq)
 {
+	uint16_t port = w->port;
+	size_t len;
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
@@ -124,7 +140,9 @@ static int diag_send(int fd, int family, uint16_t port, uint32_t seq)
 	ssize_t n;
 
 	memset(&msg, 0, sizeof(msg));
-	msg.nlh.nlmsg_len = sizeof(msg);
+	/* a set of ports: every listener, matched here (they are few) */
+	len = w->set ? offsetof(__typeof__(msg), attr) : sizeof(msg);
+	msg.nlh.nlmsg_len = (uint32_t)len;
 	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	msg.nlh.nlmsg_seq = seq;
@@ -149,12 +167,12 @@ static int diag_send(int fd, int family, uint16_t port, uint32_t seq)
 	memset(&kernel, 0, sizeof(kernel));
 	kernel.nl_family = AF_NETLINK;
 	do
-		n = sendto(fd, &msg, sizeof(msg), 0,
+		n = sendto(fd, &msg, len, 0,
 			   (const struct sockaddr *)&kernel, sizeof(kernel));
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	if ((size_t)n != sizeof(msg)) {
+	if ((size_t)n != len) {
 		errno = EIO;
 		return -1;
 	}
@@ -167,7 +185,7 @@ static int diag_send(int fd, int family, uint16_t port, uint32_t seq)
  * errno set for an error.
  */
 static int diag_message(struct list *l, const struct nlmsghdr *h, int family,
-			uint16_t port)
+			const struct want *w)
 {
 	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	const int *done = NLMSG_DATA(h);
@@ -191,8 +209,9 @@ static int diag_message(struct list *l, const struct nlmsghdr *h, int family,
 		if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(*m)) &&
 		    m->idiag_family == family &&
 		    m->idiag_state == LISTEN_STATE &&
-		    ntohs(m->id.idiag_sport) == port)
-			list_add(l, family, m->id.idiag_src, port,
+		    wanted(w, ntohs(m->id.idiag_sport)))
+			list_add(l, family, m->id.idiag_src,
+				 ntohs(m->id.idiag_sport),
 				 m->idiag_inode, m->idiag_uid);
 		return 1;
 	default:
@@ -204,8 +223,8 @@ static int diag_message(struct list *l, const struct nlmsghdr *h, int family,
  * Read the answer to diag_send() until NLMSG_DONE. Returns 0, or -1 with
  * errno set (the kernel's own error for NLMSG_ERROR).
  */
-static int diag_recv(int fd, struct list *l, int family, uint16_t port,
-		     uint32_t seq)
+static int diag_recv(int fd, struct list *l, int family,
+		     const struct want *w, uint32_t seq)
 {
 	/* long: netlink messages are 4-byte aligned */
 	long buf[8192 / sizeof(long)];
@@ -234,7 +253,7 @@ static int diag_recv(int fd, struct list *l, int family, uint16_t port,
 			}
 			/* another sequence number: a stale answer, not ours */
 			if (h->nlmsg_seq == seq) {
-				int ret = diag_message(l, h, family, port);
+				int ret = diag_message(l, h, family, w);
 
 				if (ret <= 0)
 					return ret;
@@ -248,7 +267,7 @@ static int diag_recv(int fd, struct list *l, int family, uint16_t port,
 	}
 }
 
-static int from_netlink(struct list *l, uint16_t port)
+static int from_netlink(struct list *l, const struct want *w)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	size_t i;
@@ -260,8 +279,8 @@ static int from_netlink(struct list *l, uint16_t port)
 	for (i = 0; i < ARRAY_SIZE(families); i++) {
 		uint32_t seq = (uint32_t)i + 1;
 
-		if (diag_send(fd, families[i], port, seq) < 0 ||
-		    diag_recv(fd, l, families[i], port, seq) < 0) {
+		if (diag_send(fd, families[i], w, seq) < 0 ||
+		    diag_recv(fd, l, families[i], w, seq) < 0) {
 			/* no IPv6 in this kernel: nothing listens there */
 			if (families[i] == AF_INET6 &&
 			    (errno == ENOENT || errno == EAFNOSUPPORT))
@@ -321,7 +340,7 @@ static bool parse_address(void *out, const char *hex, size_t len)
  * the line is malformed.
  */
 static int parse_line(struct list *l, const char *line, int family,
-		      uint16_t port)
+		      const struct want *w)
 {
 	char local[33];
 	unsigned lport, state, uid;
@@ -337,14 +356,14 @@ static int parse_line(struct list *l, const char *line, int family,
 	if (strlen(local) != (family == AF_INET6 ? 32u : 8u) ||
 	    !parse_address(addr, local, strlen(local)) || lport > 65535)
 		return -1;
-	if (state != LISTEN_STATE || lport != port)
+	if (state != LISTEN_STATE || !wanted(w, lport))
 		return 0;
-	list_add(l, family, addr, port, inode, uid);
+	list_add(l, family, addr, (uint16_t)lport, inode, uid);
 	return 1;
 }
 
 static int parse_table(struct list *l, const char *text, int family,
-		       uint16_t port, struct error *err)
+		       const struct want *w, struct error *err)
 {
 	struct sbuf line = SBUF_INIT;
 	const char *p = text;
@@ -363,7 +382,7 @@ static int parse_table(struct list *l, const char *text, int family,
 		s = line.buf + strspn(line.buf, " \t\r");
 		if (!*s || !strncmp(s, "sl ", 3))
 			continue;
-		if (parse_line(l, s, family, port) < 0) {
+		if (parse_line(l, s, family, w) < 0) {
 			ret = error_set(err, ERR_CORRUPT, net_table(family), nr,
 					NULL, "cannot parse the socket table");
 			break;
@@ -377,10 +396,11 @@ int probe_parse_proc_net_tcp(struct probe_listener **out, size_t *nr,
 			     const char *text, int family, uint16_t port,
 			     struct error *err)
 {
+	struct want w = { port, NULL };
 	struct list l = { 0 };
 	int ret;
 
-	ret = parse_table(&l, text, family, port, err);
+	ret = parse_table(&l, text, family, &w, err);
 	if (ret < 0) {
 		list_release(&l);
 		return ret;
@@ -390,7 +410,8 @@ int probe_parse_proc_net_tcp(struct probe_listener **out, size_t *nr,
 	return 0;
 }
 
-static int from_proc_net(struct list *l, uint16_t port, struct error *err)
+static int from_proc_net(struct list *l, const struct want *w,
+			 struct error *err)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	struct sbuf text = SBUF_INIT;
@@ -406,11 +427,10 @@ static int from_proc_net(struct list *l, uint16_t port, struct error *err)
 			if (families[i] == AF_INET6 && errno == ENOENT)
 				break;
 			ret = error_errno(err, path,
-					  "cannot list the sockets of port %u",
-					  (unsigned)port);
+					  "cannot list the listening sockets");
 			break;
 		}
-		ret = parse_table(l, text.buf, families[i], port, err);
+		ret = parse_table(l, text.buf, families[i], w, err);
 	}
 	sbuf_release(&text);
 	return ret;
@@ -887,8 +907,8 @@ static int cmp_listener(const void *a, const void *b)
 	return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
-int probe_listeners(struct probe_listener **out, size_t *nr, uint16_t port,
-		    struct error *err)
+static int listeners(struct probe_listener **out, size_t *nr,
+		     const struct want *w, struct error *err)
 {
 	struct context ctx = { .procfd = -1 };
 	struct hits hits = { 0 };
@@ -896,10 +916,10 @@ int probe_listeners(struct probe_listener **out, size_t *nr, uint16_t port,
 	size_t i;
 	int ret = 0;
 
-	if (from_netlink(&l, port) < 0) {
+	if (from_netlink(&l, w) < 0) {
 		/* a kernel or sandbox without sock_diag: read the tables */
 		list_release(&l);
-		ret = from_proc_net(&l, port, err);
+		ret = from_proc_net(&l, w, err);
 		if (ret < 0)
 			goto out;
 	}
@@ -931,6 +951,22 @@ out:
 	free(hits.items);
 	context_release(&ctx);
 	return ret;
+}
+
+int probe_listeners(struct probe_listener **out, size_t *nr, uint16_t port,
+		    struct error *err)
+{
+	struct want w = { port, NULL };
+
+	return listeners(out, nr, &w, err);
+}
+
+int probe_listeners_set(struct probe_listener **out, size_t *nr,
+			const struct portset *ports, struct error *err)
+{
+	struct want w = { 0, ports };
+
+	return listeners(out, nr, &w, err);
 }
 
 /* 'path' is 'dir' or under it; 'dir' canonical, "/" allowed */

@@ -19,6 +19,15 @@ int probe_listeners(struct probe_listener **out UNUSED, size_t *nr UNUSED,
 		(unsigned)port);
 }
 
+int probe_listeners_set(struct probe_listener **out UNUSED,
+			size_t *nr UNUSED, const struct portset *ports UNUSED,
+			struct error *err)
+{
+	return error_set(
+		err, ERR_FAIL, NULL, 0, NULL,
+		"cannot tell who listens on a port: not supported on this platform");
+}
+
 int probe_parse_proc_net_tcp(struct probe_listener **out UNUSED,
 			     size_t *nr UNUSED, const char *text UNUSED,
 			     int family UNUSED, uint16_t port UNUSED,

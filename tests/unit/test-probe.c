@@ -1,5 +1,6 @@
 #include "common.h"
 #include "probe.h"
+#include "alloc.h"
 #include "error.h"
 #include "sbuf.h"
 
@@ -312,6 +313,42 @@ static void test_finds_the_listener_and_its_process(void **state)
 	assert_true(started != (time_t)-1);
 	assert_true(started <= time(NULL) + 1);
 	assert_true(started >= time(NULL) - 60);
+}
+
+static void test_set_finds_the_listeners_of_every_port(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	struct portset *ports = calloc(1, sizeof(*ports));
+	struct report a, b;
+	bool seen_a = false, seen_b = false;
+	size_t i;
+
+	assert_non_null(ports);
+	assert_int_equal(0, start_child(f, &a, LISTEN_V4, f->wt));
+	assert_int_equal(0, start_child(f, &b, LISTEN_V4, f->other));
+	portset_add(ports, a.port);
+	portset_add(ports, b.port);
+	assert_int_equal(0, probe_listeners_set(&f->list, &f->nr, ports, &err));
+	free(ports);
+	for (i = 0; i < f->nr; i++) {
+		const struct probe_listener *l = &f->list[i];
+
+		/* only the ports asked about */
+		assert_true(l->port == a.port || l->port == b.port);
+		assert_int_equal(1, l->nr_procs);
+		if (l->port == a.port) {
+			assert_int_equal(a.pid, l->procs[0].pid);
+			assert_string_equal(f->wt, l->procs[0].cwd);
+			seen_a = true;
+		} else {
+			assert_int_equal(b.pid, l->procs[0].pid);
+			assert_string_equal(f->other, l->procs[0].cwd);
+			seen_b = true;
+		}
+	}
+	assert_true(seen_a);
+	assert_true(seen_b);
 }
 
 static void test_nothing_listening_is_no_listener(void **state)
@@ -739,6 +776,9 @@ int main(int argc, char **argv)
 			test_runs_inside_through_an_ancestor, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_other_users_process_is_not_shown, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_set_finds_the_listeners_of_every_port, setup,
+			teardown),
 		cmocka_unit_test(test_runs_inside_compares_whole_names),
 		cmocka_unit_test(test_parse_proc_net_tcp),
 		cmocka_unit_test(test_parse_proc_net_tcp6),
