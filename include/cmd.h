@@ -34,6 +34,13 @@ struct cmd_opts {
 	const char *worktree;
 	const char *description;
 	const char *format;
+	bool health_check;
+	bool verbose;
+	bool has_timeout;
+	int timeout_ms;
+	const char *since;
+	const char *service;
+	const char *action;
 };
 
 int cmd_init(const struct cmd_opts *o, struct error *err);
@@ -46,6 +53,10 @@ int cmd_install_hooks(const struct cmd_opts *o, struct error *err);
 int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err);
 int cmd_remove(const struct cmd_opts *o, struct error *err);
 int cmd_sync(const struct cmd_opts *o, struct error *err);
+int cmd_wait(const struct cmd_opts *o, struct error *err);
+/* status --health-check */
+int cmd_status_health(const struct cmd_opts *o, struct error *err);
+int cmd_log(const struct cmd_opts *o, struct error *err);
 
 /*
  * The state every command works on: the repository, the registry path,

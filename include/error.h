@@ -28,7 +28,8 @@ enum error_code {
 	ERR_LOCKED = -8,   /* another process held the lock too long */
 	ERR_EXISTS = -9,   /* would overwrite something that exists */
 	ERR_CONFIG = -10,  /* .worktree-ports.ini is malformed */
-	ERR_CONFLICT = -11 /* conflicts found (check) */
+	ERR_CONFLICT = -11, /* conflicts found (check) */
+	ERR_UNHEALTHY = -12 /* a health check found a service not healthy */
 };
 
 #define ERROR_FILE_MAX 1024

@@ -55,6 +55,7 @@ struct allocation {
 	char *description;  /* NULL if none */
 	long process_id;    /* ALLOCATION_NO_PID if null */
 	char *health_status; /* "unknown" when absent */
+	char *health_checked_at; /* time of the last check; NULL if never */
 	void *extra;        /* private to registry.c: the keys it does not know */
 };
 

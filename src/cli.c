@@ -6,6 +6,7 @@
 #include "sbuf.h"
 #include "wt.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -22,7 +23,13 @@ enum {
 	OPT_DESCRIPTION = (1 << 4),
 	OPT_ALL = (1 << 5),
 	OPT_DRY_RUN = (1 << 6),
-	OPT_FORMAT = (1 << 7)
+	OPT_FORMAT = (1 << 7),
+	OPT_HEALTH = (1 << 8),
+	OPT_TIMEOUT = (1 << 9),
+	OPT_VERBOSE = (1 << 10),
+	OPT_SINCE = (1 << 11),
+	OPT_SERVICE = (1 << 12),
+	OPT_ACTION = (1 << 13)
 };
 
 struct command {
@@ -63,14 +70,21 @@ static const struct command commands[] = {
 	  "    --port <n>         release this port, whichever worktree holds it\n"
 	  "    --worktree <name>  act on another worktree\n"
 	  "    --all              release every port of the worktree\n" },
-	{ "status", cmd_status, OPT_WORKTREE | OPT_ALL, 0, 0,
-	  "git worktree-ports status [--all | --worktree <name>]\n"
+	{ "status", cmd_status,
+	  OPT_WORKTREE | OPT_ALL | OPT_HEALTH | OPT_TIMEOUT | OPT_VERBOSE, 0, 0,
+	  "git worktree-ports status [--all | --worktree <name>] [--health-check]\n"
+	  "                          [--timeout <seconds>] [--verbose]\n"
 	  "\n"
 	  "Show this worktree's ports, or all of them grouped by range with the\n"
 	  "free ports of each range.\n"
 	  "\n"
 	  "    --all              every worktree\n"
-	  "    --worktree <name>  another worktree\n" },
+	  "    --worktree <name>  another worktree\n"
+	  "    --health-check     check every port at once: listening, the process\n"
+	  "                       holding it, the answer to its health path; exit 9\n"
+	  "                       unless all are healthy\n"
+	  "    --timeout <s>      for the whole check (default 2)\n"
+	  "    -v, --verbose      with the check: why, and how long each took\n" },
 	{ "prune", cmd_prune, OPT_DRY_RUN, 0, 0,
 	  "git worktree-ports prune [--dry-run]\n"
 	  "\n"
@@ -83,6 +97,25 @@ static const struct command commands[] = {
 	  "\n"
 	  "Print this worktree's variables, e.g. for\n"
 	  "    eval \"$(git worktree-ports env --format sh)\"\n" },
+	{ "wait", cmd_wait, OPT_TIMEOUT | OPT_WORKTREE, 1, 1,
+	  "git worktree-ports wait <service> [--timeout <seconds>] [--worktree <name>]\n"
+	  "\n"
+	  "Wait until this worktree's <service> is healthy, checking again with a\n"
+	  "growing pause; exit 9 with the last status seen at the timeout.\n"
+	  "\n"
+	  "    --timeout <s>   give up after this long (default 60)\n" },
+	{ "log", cmd_log, OPT_SINCE | OPT_WORKTREE | OPT_SERVICE | OPT_ACTION, 0,
+	  0,
+	  "git worktree-ports log [--since <30m|2h|3d|TIME>] [--worktree <name>]\n"
+	  "                       [--service <name>] [--action <action>]\n"
+	  "\n"
+	  "Show the activity log, newest first: allocations, releases, prunes,\n"
+	  "repairs and health changes.\n"
+	  "\n"
+	  "    --since <when>     only what happened since (30m, 2h, 3d, 1w, or a UTC time)\n"
+	  "    --worktree <name>  only this worktree\n"
+	  "    --service <name>   only this service\n"
+	  "    --action <action>  allocate, release, auto-release, prune, repair, health\n" },
 	{ "remove", cmd_remove, OPT_FORCE, 1, 1,
 	  "git worktree-ports remove <worktree> [--force]\n"
 	  "\n"
@@ -122,6 +155,8 @@ static const char main_usage[] =
 	"    status     show allocations and free ports\n"
 	"    prune      release the ports of removed worktrees\n"
 	"    env        print this worktree's port variables\n"
+	"    wait       wait until a service of this worktree is healthy\n"
+	"    log        show the activity log\n"
 	"    remove     remove a worktree and release its ports\n"
 	"    sync       allocate what .worktree-ports.ini declares, write .env\n"
 	"    install-hooks\n"
@@ -159,6 +194,7 @@ int cli_exit_status(int code)
 	case ERR_LOCKED:
 		return 8;
 	case ERR_CONFLICT:
+	case ERR_UNHEALTHY:
 		return 9;
 	case ERR_EXISTS:
 		return 10;
@@ -254,6 +290,27 @@ static int parse_port(struct parsed *p, const char *value, struct error *err)
 	return 0;
 }
 
+/* Seconds, with an optional fraction: "1", "0.5", "30". */
+static int parse_timeout(struct parsed *p, const char *value,
+			 struct error *err)
+{
+	char *end;
+	double secs;
+	int ret;
+
+	errno = 0;
+	secs = strtod(value, &end);
+	if (errno || end == value || *end || !(secs >= 0) || secs > 86400) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"invalid timeout '%s'", value);
+		error_hint(err, "give seconds, such as 1, 0.5 or 30");
+		return ret;
+	}
+	p->o.timeout_ms = (int)(secs * 1000 + 0.5);
+	p->o.has_timeout = true;
+	return 0;
+}
+
 /*
  * One option at argv[*i]; global options are accepted anywhere, the
  * command's own only after it. Returns 1 if it was not an option.
@@ -329,6 +386,33 @@ static int parse_option(struct parsed *p, int *i, int argc, char **argv,
 	if ((acc & OPT_FORMAT) &&
 	    (v = long_value(arg, "--format", i, argc, argv, err))) {
 		p->o.format = v;
+		return 0;
+	}
+	if ((acc & OPT_HEALTH) && !strcmp(arg, "--health-check")) {
+		p->o.health_check = true;
+		return 0;
+	}
+	if ((acc & OPT_VERBOSE) &&
+	    (!strcmp(arg, "--verbose") || !strcmp(arg, "-v"))) {
+		p->o.verbose = true;
+		return 0;
+	}
+	if ((acc & OPT_TIMEOUT) &&
+	    (v = long_value(arg, "--timeout", i, argc, argv, err)))
+		return parse_timeout(p, v, err);
+	if ((acc & OPT_SINCE) &&
+	    (v = long_value(arg, "--since", i, argc, argv, err))) {
+		p->o.since = v;
+		return 0;
+	}
+	if ((acc & OPT_SERVICE) &&
+	    (v = long_value(arg, "--service", i, argc, argv, err))) {
+		p->o.service = v;
+		return 0;
+	}
+	if ((acc & OPT_ACTION) &&
+	    (v = long_value(arg, "--action", i, argc, argv, err))) {
+		p->o.action = v;
 		return 0;
 	}
 	if (err->code)

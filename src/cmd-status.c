@@ -101,6 +101,7 @@ static void json_alloc(struct jsonw *w, const struct row *row)
 	else
 		jsonw_int(w, "process_id", a->process_id);
 	jsonw_string(w, "health_status", a->health_status);
+	jsonw_string(w, "health_checked_at", a->health_checked_at);
 	jsonw_object_end(w);
 }
 
@@ -294,6 +295,13 @@ int cmd_status(const struct cmd_opts *o, struct error *err)
 	if (o->all && o->worktree) {
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"--all and --worktree cannot be used together");
+		return ret;
+	}
+	if (o->health_check)
+		return cmd_status_health(o, err);
+	if (o->has_timeout || o->verbose) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"--timeout and --verbose go with --health-check");
 		return ret;
 	}
 	ret = session_open(&s, o, 0, err);

@@ -60,7 +60,7 @@ static const char *const alloc_keys[] = {
 	"port",		 "worktree",	"path",
 	"service",	 "range",	"allocated_at",
 	"allocated_by",	 "description", "process_id",
-	"health_status", NULL
+	"health_status", "health_checked_at", NULL
 };
 static const char *const meta_keys[] = { "version", "last_updated",
 					 "total_allocations", "schema_version",
@@ -272,6 +272,7 @@ static void alloc_clear(struct allocation *a)
 	str_free(a->allocated_by);
 	str_free(a->description);
 	str_free(a->health_status);
+	str_free(a->health_checked_at);
 }
 
 void registry_free(struct registry *reg)
@@ -879,6 +880,9 @@ static int parse_alloc(struct allocation *a, struct parse *p, struct val *obj,
 		return ERR_CORRUPT;
 	if (!a->health_status)
 		a->health_status = arena_str(p->arena, "unknown", 7);
+	if (get_str(&a->health_checked_at, p, w, "health_checked_at", MAYBE) <
+	    0)
+		return ERR_CORRUPT;
 
 	a->extra = unknown_members(p, alloc_keys);
 	return 0;
@@ -1317,7 +1321,9 @@ static int check_alloc(const struct registry *reg, const struct index *ranges,
 	     check_string(p, &w, "allocated_at", a->allocated_at) < 0 ||
 	     check_string(p, &w, "allocated_by", a->allocated_by) < 0 ||
 	     check_string(p, &w, "description", a->description) < 0 ||
-	     check_string(p, &w, "health_status", a->health_status) < 0))
+	     check_string(p, &w, "health_status", a->health_status) < 0 ||
+	     check_string(p, &w, "health_checked_at", a->health_checked_at) <
+		     0))
 		return ERR_CORRUPT;
 
 	if (resolve_range(ranges, reg, a))
@@ -1617,6 +1623,8 @@ static json_t *alloc_json(const struct allocation *a)
 	    has_pid ? json_integer(a->process_id) : json_null());
 	put(o, "health_status",
 	    string_value(a->health_status ? a->health_status : "unknown"));
+	if (a->health_checked_at)
+		put(o, "health_checked_at", string_value(a->health_checked_at));
 	add_extra(o, a->extra);
 	return o;
 }
@@ -1810,6 +1818,7 @@ size_t registry_add(struct registry *reg, const struct allocation *a)
 	n->process_id = a->process_id;
 	n->health_status =
 		str_dup(a->health_status ? a->health_status : "unknown");
+	n->health_checked_at = str_dup(a->health_checked_at);
 	n->extra = NULL;
 	return reg->nr_allocs++;
 }

@@ -1,0 +1,131 @@
+#include "common.h"
+#include "actlog.h"
+#include "cmd.h"
+#include "error.h"
+#include "jsonw.h"
+#include "sbuf.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static void warn_line(const struct error *warning, void *payload UNUSED)
+{
+	struct sbuf line = SBUF_INIT;
+
+	error_format(warning, &line);
+	cmd_warning("%s", line.buf);
+	sbuf_release(&line);
+}
+
+/* A field for the table: "-" when missing, control characters as '?'. */
+static void add_field(struct sbuf *out, const char *s)
+{
+	if (!s || !*s) {
+		sbuf_addch(out, '-');
+		return;
+	}
+	for (; *s; s++)
+		sbuf_addch(out, ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' :
+									    *s);
+}
+
+static void print_json(const struct actlog_record *r, size_t nr)
+{
+	struct jsonw w = JSONW_INIT;
+	size_t i;
+
+	jsonw_object_begin(&w, NULL);
+	jsonw_array_begin(&w, "entries");
+	for (i = 0; i < nr; i++) {
+		jsonw_object_begin(&w, NULL);
+		jsonw_string(&w, "time", r[i].time);
+		jsonw_string(&w, "action", r[i].action);
+		jsonw_string(&w, "worktree", r[i].worktree);
+		jsonw_string(&w, "service", r[i].service);
+		if (r[i].port == ACTLOG_NONE)
+			jsonw_null(&w, "port");
+		else
+			jsonw_int(&w, "port", r[i].port);
+		if (r[i].pid == ACTLOG_NONE)
+			jsonw_null(&w, "pid");
+		else
+			jsonw_int(&w, "pid", r[i].pid);
+		jsonw_string(&w, "by", r[i].by);
+		jsonw_string(&w, "detail", r[i].detail);
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
+	jsonw_object_end(&w);
+	fwrite(w.out.buf, 1, w.out.len, stdout);
+	jsonw_release(&w);
+}
+
+static void print_table(const struct actlog_record *r, size_t nr)
+{
+	struct sbuf out = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		sbuf_addf(&out, "%s  %-12s  ", r[i].time, r[i].action);
+		add_field(&out, r[i].worktree);
+		sbuf_addch(&out, ' ');
+		add_field(&out, r[i].service);
+		if (r[i].port != ACTLOG_NONE)
+			sbuf_addf(&out, " %ld", r[i].port);
+		if (r[i].detail) {
+			sbuf_addstr(&out, "  (");
+			add_field(&out, r[i].detail);
+			sbuf_addch(&out, ')');
+		}
+		sbuf_addstr(&out, "  by ");
+		add_field(&out, r[i].by);
+		sbuf_addch(&out, '\n');
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	sbuf_release(&out);
+}
+
+int cmd_log(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct actlog_filter f = { 0 };
+	struct actlog_record *records = NULL;
+	size_t nr = 0;
+	int ret;
+
+	if (o->since) {
+		ret = actlog_parse_since(&f.since, o->since, time(NULL), err);
+		if (ret < 0)
+			return ret;
+	}
+	if (o->action && !actlog_is_action(o->action)) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"unknown action '%s'", o->action);
+		error_hint(err, "use one of %s", ACTLOG_ACTIONS);
+		return ret;
+	}
+	f.worktree = o->worktree;
+	f.service = o->service;
+	f.action = o->action;
+	/* the log is append-only and read whole: no lock, no registry */
+	ret = session_open(&s, o, SESSION_NO_LOAD, err);
+	if (ret < 0)
+		goto out;
+	ret = actlog_read(&records, &nr, s.registry_path, &f, warn_line, NULL,
+			  err);
+	if (ret < 0)
+		goto out;
+	if (o->json)
+		print_json(records, nr);
+	else if (!nr && !o->quiet)
+		printf("no activity%s\n",
+		       f.since || f.worktree || f.service || f.action ?
+			       " matches" :
+			       " logged yet");
+	else
+		print_table(records, nr);
+out:
+	actlog_records_free(records, nr);
+	session_release(&s);
+	return ret;
+}
