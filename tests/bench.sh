@@ -306,9 +306,11 @@ test "$port" = "$again" || die "allocate web moved from $port to $again"
 report section "b. allocate web -q, first allocation (released before each)"
 hf first "$W" --warmup 5 --min-runs 100 \
 	--prepare "sh -c 'git worktree-ports release web -q >/dev/null 2>&1; true'" \
-	'git worktree-ports allocate web -q'
+	'git worktree-ports allocate web -q' \
+	'git-worktree-ports allocate web -q'
 report ref "$TMP/first.json"
 report row "$TMP/first.json" 1 "git worktree-ports allocate web -q (new)" "<= 8"
+report row "$TMP/first.json" 2 "git-worktree-ports allocate (new, run directly)"
 
 # --- c. where the time goes -------------------------------------------------
 
