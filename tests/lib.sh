@@ -239,3 +239,34 @@ test_done() {
 	say "# kept $TRASH"
 	exit 1
 }
+
+# start_servers PIDFILE SPEC...: run helpers/servers.py with SPECs
+# (KIND:PORTS with KIND ok, error, hang, slow, garbage or listen, or
+# pairs:N) in the background and wait until it writes its pid to
+# PIDFILE, which it does once every socket listens. Stop it with
+# stop_pid PIDFILE, from test_when_finished.
+start_servers() {
+	local pidfile=$1 pid i=0
+	shift
+	rm -f "$pidfile"
+	python3 "$HELPERS/servers.py" --pidfile "$pidfile" "$@" &
+	pid=$!
+	while ! test -s "$pidfile"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "servers $* did not start" >&2
+			return 1
+		fi
+		i=$((i + 1))
+		if test $i -gt 400; then
+			kill "$pid"
+			echo "servers $* did not start in 20 s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# now_ms: the time in milliseconds, for measuring a command.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
