@@ -74,7 +74,7 @@ static const char *const meta_keys[] = { "version", "last_updated",
  */
 struct unknown {
 	const char *key;
-	const char *json; /* NUL-terminated */
+	const char *json; /* not NUL-terminated */
 	size_t len;
 };
 
@@ -119,6 +119,7 @@ struct arena {
  */
 struct priv {
 	struct arena *arena;	  /* the block being filled, then older ones */
+	char *text;		  /* the file, if strings were kept in it */
 	struct extra *extra;	  /* unknown top-level keys, or NULL */
 	struct extra *meta_extra; /* unknown keys of "metadata", or NULL */
 	struct range_extra *range_extra; /* ranges with unknown keys */
@@ -253,6 +254,7 @@ static void priv_free(struct priv *pv)
 	str_free(pv->version);
 	str_free(pv->last_updated);
 	arena_free(pv->arena);
+	free(pv->text);
 	free(pv);
 }
 
@@ -411,6 +413,8 @@ struct member {
 
 struct reader {
 	struct scan *scan;    /* NULL: jansson's tree */
+	char *own;	      /* the scanned text, if strings may stay in it */
+	size_t own_len;
 	struct member *table; /* the members of the last read_object() */
 	size_t nr_table;
 	size_t alloc_table;
@@ -564,19 +568,38 @@ static int read_object(struct parse *p, struct val *obj)
 	}
 }
 
-/* A string value, decoded, in the arena. */
-static char *val_str(struct parse *p, const struct val *v)
+/*
+ * A string of the load, decoded and NUL-terminated: where it is, when it
+ * is in text the load owns (it ends with a quote, which becomes the NUL,
+ * and the opening quote before it says it is not a block of its own),
+ * or else in the arena.
+ */
+static char *load_str(struct parse *p, const char *s, size_t len, bool escaped)
 {
+	struct reader *rd = p->rd;
+	uintptr_t at = (uintptr_t)s - (uintptr_t)rd->own;
 	char *copy;
-	size_t len;
 
-	if (!v->s.escaped)
-		return arena_str(p->arena, v->s.str, v->s.len);
-	copy = arena_alloc(p->arena, v->s.len + 2, 1);
+	if (rd->own && at < rd->own_len) {
+		copy = rd->own + at;
+		if (escaped)
+			len = scan_unescape(copy, copy, len);
+		copy[len] = '\0';
+		return copy;
+	}
+	if (!escaped)
+		return arena_str(p->arena, s, len);
+	copy = arena_alloc(p->arena, len + 2, 1);
 	copy[0] = STR_IN_ARENA;
-	len = scan_unescape(copy + 1, v->s.str, v->s.len);
+	len = scan_unescape(copy + 1, s, len);
 	copy[len + 1] = '\0';
 	return copy + 1;
+}
+
+/* A string value, kept by the load. */
+static char *val_str(struct parse *p, const struct val *v)
+{
+	return load_str(p, v->s.str, v->s.len, v->s.escaped);
 }
 
 /*
@@ -590,9 +613,13 @@ static void keep(struct parse *p, struct unknown *u, const char *key,
 		JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
 	char *text;
 
-	u->key = arena_str(p->arena, key, key_len);
+	u->key = load_str(p, key, key_len, false);
 	if (!v->json) {
-		u->json = arena_str(p->arena, v->s.raw, v->s.raw_len);
+		/* of owned text, only strings the load keeps are written on */
+		if (p->rd->own)
+			u->json = v->s.raw;
+		else
+			u->json = arena_str(p->arena, v->s.raw, v->s.raw_len);
 		u->len = v->s.raw_len;
 		return;
 	}
@@ -799,7 +826,7 @@ static int read_ranges(struct registry *reg, struct parse *p,
 		ALLOC_GROW(reg->ranges, reg->nr_ranges + 1, pv->alloc_ranges);
 		r = &reg->ranges[reg->nr_ranges++];
 		memset(r, 0, sizeof(*r));
-		r->name = arena_str(p->arena, name, len);
+		r->name = load_str(p, name, len, false);
 		w.name = r->name;
 		if (parse_span(r, p, &v, &w, false) < 0)
 			return ERR_CORRUPT;
@@ -1407,19 +1434,27 @@ static struct registry *new_registry(const char *path, size_t len)
 /*
  * The fast reader, with the same checks, but no messages: on any error
  * the caller reads the text again with jansson, which reports it.
+ *
+ * With 'own', the text is its buffer, and the strings stay in it: the
+ * registry takes the buffer if the load succeeds, and whatever happens
+ * the text is no longer the file (strings were cut and decoded in it).
  */
 static int parse_fast(struct registry **out, const char *text, size_t len,
-		      const char *path, unsigned flags)
+		      const char *path, unsigned flags, struct sbuf *own)
 {
 	struct reader rd = { 0 };
 	struct parse p = { path, NULL, false, NULL, &rd };
-	struct registry *reg = new_registry(path, len);
+	struct registry *reg = new_registry(path, own ? 0 : len);
 	struct scan scan;
 	int ret;
 
 	*out = NULL;
 	scan_init(&scan, text, len);
 	rd.scan = &scan;
+	if (own) {
+		rd.own = own->buf;
+		rd.own_len = own->len;
+	}
 	p.arena = &get_priv(reg)->arena;
 	ret = from_scan(reg, &p);
 	if (ret)
@@ -1427,6 +1462,8 @@ static int parse_fast(struct registry **out, const char *text, size_t len,
 	ret = check(reg, flags, &p);
 	if (ret)
 		goto out;
+	if (own)
+		get_priv(reg)->text = sbuf_detach(own);
 	*out = reg;
 	reg = NULL;
 out:
@@ -1474,7 +1511,7 @@ int registry_parse(struct registry **out, const char *text, size_t len,
 {
 	*out = NULL;
 	if (!(flags & REGISTRY_NO_FAST_PATH) &&
-	    !parse_fast(out, text, len, path, flags))
+	    !parse_fast(out, text, len, path, flags, NULL))
 		return 0;
 	if (flags & REGISTRY_FAST_PATH_ONLY)
 		return error_set(err, ERR_CORRUPT, path, 0, NULL,
@@ -1482,6 +1519,22 @@ int registry_parse(struct registry **out, const char *text, size_t len,
 	return parse_json(out, text, len, path, flags, err);
 }
 
+static int read_file(struct sbuf *text, const char *path, struct error *err)
+{
+	if (sbuf_read_file(text, path) >= 0)
+		return 0;
+	if (errno != ENOENT)
+		return error_errno(err, path, "cannot read the registry");
+	error_set(err, ERR_NOTFOUND, path, 0, NULL, "no registry");
+	error_hint(err, "run 'git worktree-ports init' to create it");
+	return ERR_NOTFOUND;
+}
+
+/*
+ * registry_parse(), but the fast reader keeps the strings in the buffer
+ * the file was read into, which saves copying them. If it gives up, the
+ * buffer is no longer the file: jansson reads the file again.
+ */
 int registry_load(struct registry **out, const char *path, unsigned flags,
 		  struct error *err)
 {
@@ -1489,21 +1542,18 @@ int registry_load(struct registry **out, const char *path, unsigned flags,
 	int ret;
 
 	*out = NULL;
-	if (sbuf_read_file(&text, path) < 0) {
-		if (errno == ENOENT) {
-			ret = error_set(err, ERR_NOTFOUND, path, 0, NULL,
-					"no registry");
-			error_hint(
-				err,
-				"run 'git worktree-ports init' to create it");
-		} else {
-			ret = error_errno(err, path,
-					  "cannot read the registry");
-		}
+	ret = read_file(&text, path, err);
+	if (ret || flags & REGISTRY_NO_FAST_PATH)
 		goto out;
-	}
-	ret = registry_parse(out, text.buf, text.len, path, flags, err);
+	ret = parse_fast(out, text.buf, text.len, path, flags, &text);
+	if (!ret)
+		goto out;
+	sbuf_reset(&text);
+	ret = read_file(&text, path, err);
 out:
+	if (!ret && !*out)
+		ret = registry_parse(out, text.buf, text.len, path,
+				     flags | REGISTRY_NO_FAST_PATH, err);
 	sbuf_release(&text);
 	return ret;
 }
