@@ -21,7 +21,9 @@
  *
  * The pointers it returns point into the text, or for keys with
  * escapes into a buffer of the scanner, and stay valid until
- * scan_release().
+ * scan_release(). The scanner only reads ahead, so the caller may write
+ * behind it, over a string it returned and the closing quote, but not
+ * over the key of an object still open: later keys are compared with it.
  */
 
 #define SCAN_GIVE_UP (-1)
