@@ -240,4 +240,23 @@ void cmd_timing(const char *phase);
 /* Lock timeout in ms: $GIT_WORKTREE_PORTS_LOCK_TIMEOUT, default 10000. */
 int cmd_lock_timeout(void);
 
+/* who, check and repair: cmd-who.c, cmd-check.c, cmd-repair.c */
+int cmd_who(const struct cmd_opts *o, struct error *err);
+
+/*
+ * Append 's' safe to print on a terminal: control characters (C0, DEL and
+ * C1) and bytes that are not UTF-8 as \xNN. For strings from a
+ * hand-edited registry and from other processes.
+ */
+void cmd_add_printable(struct sbuf *out, const char *s);
+
+/*
+ * The canonical top directory of 'worktree', for probe_runs_inside():
+ * 'path' (the allocation's) resolved, else what git says (wt_lookup(),
+ * which may start libgit2), else NULL. The caller frees it. 's->repo'
+ * may be NULL (outside a repository): then only 'path' is used.
+ */
+char *session_worktree_dir(const struct session *s, const char *worktree,
+			   const char *path);
+
 #endif

@@ -142,6 +142,15 @@ static const struct command commands[] = {
 	  "git worktree-ports uninstall-hooks\n"
 	  "\n"
 	  "Remove the post-checkout hook and put back the hook it replaced.\n" },
+	{ "who", cmd_who, 0, 1, 1,
+	  "git worktree-ports who <port>\n"
+	  "\n"
+	  "Say what listens on <port>: each socket, and each process holding it\n"
+	  "(pid, user, command line, directory, start time); which worktree and\n"
+	  "service the port is allocated to, and whether the process runs inside\n"
+	  "that worktree. Outside a repository, only the listeners.\n"
+	  "\n"
+	  "    -q, --quiet   print only the pids, one a line\n" },
 };
 
 static const char main_usage[] =
@@ -163,6 +172,7 @@ static const char main_usage[] =
 	"               install the post-checkout hook (init does it)\n"
 	"    uninstall-hooks\n"
 	"               remove it, putting back the hook it replaced\n"
+	"    who        what listens on a port, and whose allocation it is\n"
 	"\n"
 	"Global options:\n"
 	"    -C <path>          run as if started in <path>\n"

@@ -1,0 +1,447 @@
+#include "common.h"
+#include "cmd.h"
+#include "error.h"
+#include "jsonw.h"
+#include "peers.h"
+#include "probe.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "wt.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The length of the UTF-8 sequence at 's' (NUL-terminated), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	/* no overlong forms, no surrogates, nothing past U+10FFFF */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+void cmd_add_printable(struct sbuf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : utf8_len(p);
+
+		/* C1 controls (U+0080-U+009F) are escapes to some terminals */
+		if (!n || *p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] < 0xa0)) {
+			sbuf_addf(out, "\\x%02x", *p);
+			p++;
+			continue;
+		}
+		sbuf_add(out, p, n);
+		p += n;
+	}
+}
+
+char *session_worktree_dir(const struct session *s, const char *worktree,
+			   const char *path)
+{
+	char resolved[PATH_MAX];
+	struct wt_info info;
+	char *dir = NULL;
+
+	if (path)
+		return xstrdup(realpath(path, resolved) ? resolved : path);
+	if (!s->repo)
+		return NULL;
+	if (!strcmp(worktree, WT_MAIN_NAME) && s->repo->main_path)
+		return xstrdup(s->repo->main_path);
+	if (!wt_lookup(&info, s->repo, worktree, NULL) && info.path)
+		dir = xstrdup(info.path);
+	wt_info_release(&info);
+	return dir;
+}
+
+/* 1 to 65535, decimal digits only: who is asked about any port. */
+static int parse_port(uint16_t *out, const char *arg, struct error *err)
+{
+	unsigned long n = 0;
+	const char *p;
+	int ret;
+
+	for (p = arg; *p >= '0' && *p <= '9' && n <= 65535; p++)
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (p == arg || *p || !n || n > 65535) {
+		struct sbuf shown = SBUF_INIT;
+
+		cmd_add_printable(&shown, arg);
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"invalid port '%s'", shown.buf);
+		error_hint(err, "give a number from 1 to 65535");
+		sbuf_release(&shown);
+		return ret;
+	}
+	*out = (uint16_t)n;
+	return 0;
+}
+
+/* What who knows about the port besides its listeners. */
+struct owner {
+	const struct allocation *a; /* borrowed from the registry */
+	char *dir;		    /* its worktree's directory, or NULL */
+};
+
+struct who {
+	uint16_t port;
+	bool have_registry;   /* the registry was read */
+	const char *registry; /* its path, or NULL */
+	struct owner *owners; /* allocations of the port in it */
+	size_t nr_owners;
+	char *other; /* another registry allocating it, or NULL */
+	struct probe_listener *ls;
+	size_t nr_ls;
+};
+
+/*
+ * The registry, read without the lock (it is replaced atomically) and
+ * without dropping removed worktrees' ports: who only looks. Outside a
+ * repository only --registry or $GIT_WORKTREE_PORTS_REGISTRY name one.
+ * Nothing here fails the command: who answers about the port anyway.
+ */
+static void read_registry(struct session *s, const struct cmd_opts *o)
+{
+	struct error e = ERROR_INIT;
+	struct sbuf line = SBUF_INIT;
+	const char *named = o->registry && *o->registry
+				    ? o->registry
+				    : getenv("GIT_WORKTREE_PORTS_REGISTRY");
+	char resolved[PATH_MAX];
+	int ret;
+
+	ret = session_open(s, o, SESSION_NO_LOAD, &e);
+	if (ret == ERR_NOREPO && named && *named) {
+		error_clear(&e);
+		s->registry_path =
+			xstrdup(realpath(named, resolved) ? resolved : named);
+	} else if (ret == ERR_NOREPO) {
+		cmd_note("not in a git repository: allocations are not shown");
+		goto out;
+	} else if (ret < 0) {
+		goto warn;
+	}
+	ret = registry_load(&s->reg, s->registry_path,
+			    REGISTRY_ALLOW_DUPLICATES, &e);
+	if (ret == ERR_NOTFOUND) {
+		cmd_add_printable(&line, s->registry_path);
+		cmd_note("no registry at '%s': allocations are not shown",
+			 line.buf);
+		goto out;
+	}
+	if (!ret)
+		goto out;
+warn:
+	error_format(&e, &line);
+	cmd_warning("%s; allocations are not shown", line.buf);
+out:
+	sbuf_release(&line);
+}
+
+static void find_owners(struct who *w, const struct session *s)
+{
+	size_t i;
+
+	if (!s->reg)
+		return;
+	w->have_registry = true;
+	w->registry = s->registry_path;
+	w->owners = xcalloc(s->reg->nr_allocs + 1, sizeof(*w->owners));
+	for (i = 0; i < s->reg->nr_allocs; i++) {
+		const struct allocation *a = &s->reg->allocs[i];
+
+		if (a->port != w->port)
+			continue;
+		w->owners[w->nr_owners].a = a;
+		w->owners[w->nr_owners].dir =
+			session_worktree_dir(s, a->worktree, a->path);
+		w->nr_owners++;
+	}
+}
+
+/* The owner whose worktree 'p' runs in, or NULL. */
+static const struct owner *inside_of(const struct who *w,
+				     const struct probe_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < w->nr_owners; i++)
+		if (w->owners[i].dir && probe_runs_inside(p, w->owners[i].dir))
+			return &w->owners[i];
+	return NULL;
+}
+
+static const char *family_name(int family)
+{
+	return family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
+static void json_proc(struct jsonw *j, const struct who *w,
+		      const struct probe_proc *p)
+{
+	const struct owner *in = w->nr_owners ? inside_of(w, p) : NULL;
+	struct sbuf buf = SBUF_INIT;
+
+	jsonw_object_begin(j, NULL);
+	jsonw_int(j, "pid", p->pid);
+	jsonw_int(j, "ppid", p->ppid);
+	jsonw_int(j, "uid", p->uid);
+	jsonw_string(j, "user", p->user);
+	jsonw_string(j, "command", p->cmdline);
+	/* paths are the kernel's bytes: keep the JSON valid UTF-8 */
+	if (p->cwd) {
+		cmd_add_printable(&buf, p->cwd);
+		jsonw_string(j, "cwd", buf.buf);
+	} else {
+		jsonw_null(j, "cwd");
+	}
+	sbuf_reset(&buf);
+	if (p->exe) {
+		cmd_add_printable(&buf, p->exe);
+		jsonw_string(j, "exe", buf.buf);
+	} else {
+		jsonw_null(j, "exe");
+	}
+	jsonw_string(j, "start_time", p->start_time);
+	if (w->nr_owners)
+		jsonw_bool(j, "inside", in != NULL);
+	else
+		jsonw_null(j, "inside");
+	jsonw_string(j, "worktree", in ? in->a->worktree : NULL);
+	jsonw_object_end(j);
+	sbuf_release(&buf);
+}
+
+static void print_json(const struct who *w)
+{
+	struct jsonw j = JSONW_INIT;
+	size_t i, k;
+
+	jsonw_object_begin(&j, NULL);
+	jsonw_int(&j, "port", w->port);
+	jsonw_string(&j, "registry", w->registry);
+	jsonw_array_begin(&j, "allocations");
+	for (i = 0; i < w->nr_owners; i++) {
+		const struct allocation *a = w->owners[i].a;
+
+		jsonw_object_begin(&j, NULL);
+		jsonw_string(&j, "worktree", a->worktree);
+		jsonw_string(&j, "service", a->service);
+		jsonw_string(&j, "path", a->path);
+		jsonw_object_end(&j);
+	}
+	jsonw_array_end(&j);
+	jsonw_string(&j, "other_registry", w->other);
+	jsonw_array_begin(&j, "listeners");
+	for (i = 0; i < w->nr_ls; i++) {
+		const struct probe_listener *l = &w->ls[i];
+
+		jsonw_object_begin(&j, NULL);
+		jsonw_string(&j, "family", family_name(l->family));
+		jsonw_string(&j, "address", l->address);
+		jsonw_int(&j, "uid", l->uid);
+		jsonw_string(&j, "user", l->user);
+		jsonw_array_begin(&j, "processes");
+		for (k = 0; k < l->nr_procs; k++)
+			json_proc(&j, w, &l->procs[k]);
+		jsonw_array_end(&j);
+		jsonw_object_end(&j);
+	}
+	jsonw_array_end(&j);
+	jsonw_object_end(&j);
+	fwrite(j.out.buf, 1, j.out.len, stdout);
+	jsonw_release(&j);
+}
+
+/* Has a listener before 'l' shown process 'pid' already? */
+static bool shown_before(const struct who *w, const struct probe_listener *l,
+			 long pid)
+{
+	const struct probe_listener *prev;
+	size_t k;
+
+	for (prev = w->ls; prev < l; prev++)
+		for (k = 0; k < prev->nr_procs; k++)
+			if (prev->procs[k].pid == pid)
+				return true;
+	return false;
+}
+
+static void add_proc(struct sbuf *out, const struct who *w,
+		     const struct probe_listener *l, const struct probe_proc *p)
+{
+	const struct owner *in;
+	size_t i;
+
+	sbuf_addf(out, "  pid %ld, user ", p->pid);
+	cmd_add_printable(out, p->user);
+	if (shown_before(w, l, p->pid)) {
+		sbuf_addstr(out, " (as above)\n");
+		return;
+	}
+	if (p->start_time)
+		sbuf_addf(out, ", started %s", p->start_time);
+	sbuf_addstr(out, "\n    command: ");
+	cmd_add_printable(out, p->cmdline);
+	sbuf_addstr(out, "\n    directory: ");
+	if (p->cwd)
+		cmd_add_printable(out, p->cwd);
+	else
+		sbuf_addstr(out, "unknown (not readable)");
+	sbuf_addch(out, '\n');
+	if (!w->nr_owners)
+		return;
+	in = inside_of(w, p);
+	if (in) {
+		sbuf_addstr(out, "    runs inside worktree '");
+		cmd_add_printable(out, in->a->worktree);
+		sbuf_addstr(out, "'\n");
+		return;
+	}
+	for (i = 0; i < w->nr_owners; i++) {
+		sbuf_addstr(out, "    runs outside worktree '");
+		cmd_add_printable(out, w->owners[i].a->worktree);
+		sbuf_addch(out, '\'');
+		if (w->owners[i].dir) {
+			sbuf_addstr(out, " (");
+			cmd_add_printable(out, w->owners[i].dir);
+			sbuf_addch(out, ')');
+		}
+		sbuf_addch(out, '\n');
+	}
+}
+
+static void print_human(const struct who *w)
+{
+	struct sbuf out = SBUF_INIT;
+	size_t i, k;
+
+	for (i = 0; i < w->nr_owners; i++) {
+		const struct allocation *a = w->owners[i].a;
+
+		sbuf_addf(&out, "port %u is allocated to '", w->port);
+		cmd_add_printable(&out, a->service);
+		sbuf_addstr(&out, "' in worktree '");
+		cmd_add_printable(&out, a->worktree);
+		sbuf_addch(&out, '\'');
+		if (a->path) {
+			sbuf_addstr(&out, " (");
+			cmd_add_printable(&out, a->path);
+			sbuf_addch(&out, ')');
+		}
+		sbuf_addch(&out, '\n');
+	}
+	if (w->have_registry && !w->nr_owners)
+		sbuf_addf(&out, "port %u is not allocated in this registry\n",
+			  w->port);
+	if (w->other) {
+		sbuf_addf(&out,
+			  "port %u is allocated in %s registry on this host: ",
+			  w->port, w->have_registry ? "another" : "a");
+		cmd_add_printable(&out, w->other);
+		sbuf_addch(&out, '\n');
+	}
+	if (!w->nr_ls)
+		sbuf_addf(&out, "nothing listens on port %u\n", w->port);
+	for (i = 0; i < w->nr_ls; i++) {
+		const struct probe_listener *l = &w->ls[i];
+
+		sbuf_addf(&out, "listening on %s (%s)\n", l->address,
+			  l->family == AF_INET6 ? "IPv6" : "IPv4");
+		for (k = 0; k < l->nr_procs; k++)
+			add_proc(&out, w, l, &l->procs[k]);
+		if (l->nr_procs)
+			continue;
+		if (geteuid()) {
+			sbuf_addstr(&out, "  held by ");
+			cmd_add_printable(&out, l->user);
+			sbuf_addf(&out,
+				  " (uid %u); run as root to see the process\n",
+				  l->uid);
+		} else {
+			sbuf_addstr(&out, "  held by ");
+			cmd_add_printable(&out, l->user);
+			sbuf_addf(
+				&out,
+				" (uid %u); no process found: it may run in another pid namespace\n",
+				l->uid);
+		}
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	sbuf_release(&out);
+}
+
+/* -q: the pids, one a line, for kill(1). */
+static void print_pids(const struct who *w)
+{
+	size_t i, k;
+
+	for (i = 0; i < w->nr_ls; i++)
+		for (k = 0; k < w->ls[i].nr_procs; k++)
+			if (!shown_before(w, &w->ls[i], w->ls[i].procs[k].pid))
+				printf("%ld\n", w->ls[i].procs[k].pid);
+}
+
+int cmd_who(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct who w;
+	size_t i;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	ret = parse_port(&w.port, o->args[0], err);
+	if (ret < 0)
+		return ret;
+	ret = probe_listeners(&w.ls, &w.nr_ls, w.port, err);
+	cmd_timing("probe");
+	if (ret < 0)
+		goto out;
+	read_registry(&s, o);
+	find_owners(&w, &s);
+	peers_holder(&w.other, w.port, s.registry_path, NULL);
+	cmd_timing("registry");
+	if (o->json)
+		print_json(&w);
+	else if (o->quiet)
+		print_pids(&w);
+	else
+		print_human(&w);
+out:
+	for (i = 0; i < w.nr_owners; i++)
+		free(w.owners[i].dir);
+	free(w.owners);
+	free(w.other);
+	probe_listeners_free(w.ls, w.nr_ls);
+	session_release(&s);
+	cmd_timing("total");
+	return ret;
+}
