@@ -53,4 +53,14 @@ int peers_collect(struct portset *taken, const char *self, struct error *err);
 int peers_holder(char **out, uint16_t port, const char *self,
 		 struct error *err);
 
+/*
+ * The registries of the list other than 'self' (NULL: all), in list
+ * order, for commands that look into them ('check', 'repair'): '*out' is
+ * an array of '*nr' absolute paths, each and the array the caller's to
+ * free. Only reads: needs no lock and never rewrites the list, so an
+ * entry whose file is gone is still listed. A missing list is empty.
+ * ERR_FAIL when the list exists but cannot be read.
+ */
+int peers_list(char ***out, size_t *nr, const char *self, struct error *err);
+
 #endif

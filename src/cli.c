@@ -151,6 +151,17 @@ static const struct command commands[] = {
 	  "that worktree. Outside a repository, only the listeners.\n"
 	  "\n"
 	  "    -q, --quiet   print only the pids, one a line\n" },
+	{ "repair", cmd_repair, OPT_DRY_RUN | OPT_ALL | OPT_WORKTREE, 0, 0,
+	  "git worktree-ports repair [--dry-run] [--all | --worktree <name>]\n"
+	  "\n"
+	  "Move every port of this worktree that it cannot keep (held by a process\n"
+	  "outside the worktree, allocated twice, outside its range, reserved or\n"
+	  "refused by browsers) to a new port of its range, say why, and rewrite the\n"
+	  "worktree's .env files as sync does.\n"
+	  "\n"
+	  "    -n, --dry-run      only say what would be moved\n"
+	  "    --all              every worktree\n"
+	  "    --worktree <name>  another worktree\n" },
 };
 
 static const char main_usage[] =
@@ -173,6 +184,7 @@ static const char main_usage[] =
 	"    uninstall-hooks\n"
 	"               remove it, putting back the hook it replaced\n"
 	"    who        what listens on a port, and whose allocation it is\n"
+	"    repair     move the ports a worktree cannot keep, rewrite .env\n"
 	"\n"
 	"Global options:\n"
 	"    -C <path>          run as if started in <path>\n"

@@ -328,3 +328,33 @@ out:
 	free(dir);
 	return ret;
 }
+
+int peers_list(char ***out, size_t *nr, const char *self, struct error *err)
+{
+	struct peer_list list = { 0 };
+	struct sbuf path = SBUF_INIT;
+	char **paths = NULL;
+	char *dir = NULL;
+	size_t i, n = 0;
+	int ret;
+
+	*out = NULL;
+	*nr = 0;
+	ret = open_list(&list, &dir, &path, err);
+	if (ret)
+		goto out;
+	paths = xcalloc(list.nr + 1, sizeof(*paths));
+	for (i = 0; i < list.nr; i++) {
+		if (self && !strcmp(list.items[i], self))
+			continue;
+		paths[n++] = list.items[i];
+		list.items[i] = NULL;
+	}
+	*out = paths;
+	*nr = n;
+out:
+	peer_list_release(&list);
+	sbuf_release(&path);
+	free(dir);
+	return ret;
+}
