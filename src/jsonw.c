@@ -3,12 +3,26 @@
 
 #include <stdio.h>
 
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
 void jsonw_quote(struct sbuf *out, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
 
 	sbuf_addch(out, '"');
-	for (p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
+		const unsigned char *run = p;
+
+		/* most strings are all plain: copy runs, not characters */
+		while (*p && plain(*p))
+			p++;
+		if (p > run)
+			sbuf_add(out, run, (size_t)(p - run));
+		if (!*p)
+			break;
 		switch (*p) {
 		case '"':
 			sbuf_addstr(out, "\\\"");
@@ -26,11 +40,9 @@ void jsonw_quote(struct sbuf *out, const char *s)
 			sbuf_addstr(out, "\\t");
 			break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				sbuf_addf(out, "\\u%04x", *p);
-			else
-				sbuf_addch(out, *p);
+			sbuf_addf(out, "\\u%04x", *p);
 		}
+		p++;
 	}
 	sbuf_addch(out, '"');
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -114,8 +115,13 @@ int sbuf_read_file(struct sbuf *sb, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
+	struct stat st;
+
 	if (fd < 0)
 		return -1;
+	/* one allocation and, mostly, one read for the whole file */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
+		sbuf_grow(sb, (size_t)st.st_size + 1);
 	for (;;) {
 		sbuf_grow(sb, 8192);
 		n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
