@@ -242,6 +242,7 @@ int cmd_lock_timeout(void);
 
 /* who, check and repair: cmd-who.c, cmd-check.c, cmd-repair.c */
 int cmd_who(const struct cmd_opts *o, struct error *err);
+int cmd_check(const struct cmd_opts *o, struct error *err);
 int cmd_repair(const struct cmd_opts *o, struct error *err);
 
 /*

@@ -151,6 +151,14 @@ static const struct command commands[] = {
 	  "that worktree. Outside a repository, only the listeners.\n"
 	  "\n"
 	  "    -q, --quiet   print only the pids, one a line\n" },
+	{ "check", cmd_check, 0, 0, 0,
+	  "git worktree-ports check\n"
+	  "\n"
+	  "Report every conflict, each with the command that fixes it: a port\n"
+	  "allocated twice (here or in another registry on this host), outside its\n"
+	  "range, reserved or refused by browsers, held by a process outside its\n"
+	  "worktree, the ports of a removed worktree, ranges that overlap. Exit 9\n"
+	  "when any is found. Changes nothing.\n" },
 	{ "repair", cmd_repair, OPT_DRY_RUN | OPT_ALL | OPT_WORKTREE, 0, 0,
 	  "git worktree-ports repair [--dry-run] [--all | --worktree <name>]\n"
 	  "\n"
@@ -184,6 +192,7 @@ static const char main_usage[] =
 	"    uninstall-hooks\n"
 	"               remove it, putting back the hook it replaced\n"
 	"    who        what listens on a port, and whose allocation it is\n"
+	"    check      report conflicts, with the command that fixes each\n"
 	"    repair     move the ports a worktree cannot keep, rewrite .env\n"
 	"\n"
 	"Global options:\n"

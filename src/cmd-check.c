@@ -1,0 +1,292 @@
+#include "common.h"
+#include "cmd.h"
+#include "error.h"
+#include "jsonw.h"
+#include "registry.h"
+#include "sbuf.h"
+
+#include <stdio.h>
+
+/* Kinds, in the order conflicts of one port are listed. */
+enum kind {
+	KIND_RANGE_OVERLAP,
+	KIND_OUTSIDE_RANGE,
+	KIND_BAD_PORT,
+	KIND_RESERVED,
+	KIND_DUPLICATE,
+	KIND_GONE_WORKTREE,
+	KIND_FOREIGN_PROCESS
+};
+
+static const char *const kind_names[] = {
+	"range_overlap", "outside_range", "bad_port",	     "reserved",
+	"duplicate",	 "gone_worktree", "foreign_process",
+};
+
+struct conflict {
+	enum kind kind;
+	long port; /* -1: none */
+	char *worktree;
+	char *service;
+	char *detail; /* printable */
+	char *fix;    /* printable */
+};
+
+struct conflicts {
+	struct conflict *items;
+	size_t nr, alloc;
+};
+
+static void add(struct conflicts *l, enum kind kind, long port,
+		const char *worktree, const char *service, struct sbuf *detail,
+		struct sbuf *fix)
+{
+	struct conflict *c;
+
+	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
+	c = &l->items[l->nr++];
+	c->kind = kind;
+	c->port = port;
+	c->worktree = xstrdup_or_null(worktree);
+	c->service = xstrdup_or_null(service);
+	c->detail = sbuf_detach(detail);
+	c->fix = sbuf_detach(fix);
+}
+
+static void conflicts_release(struct conflicts *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		free(l->items[i].worktree);
+		free(l->items[i].service);
+		free(l->items[i].detail);
+		free(l->items[i].fix);
+	}
+	free(l->items);
+}
+
+static int cmp_conflict(const void *a, const void *b)
+{
+	const struct conflict *x = a, *y = b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->worktree && y->worktree)
+		return strcmp(x->worktree, y->worktree);
+	return 0;
+}
+
+/* 'word' as one shell word, for a command to paste: quoted if needed. */
+static void add_shell_word(struct sbuf *out, const char *word)
+{
+	struct sbuf q = SBUF_INIT;
+	const char *p;
+
+	if (*word && strspn(word, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789._-/") == strlen(word)) {
+		cmd_add_printable(out, word);
+		return;
+	}
+	sbuf_addch(&q, '\'');
+	for (p = word; *p; p++) {
+		if (*p == '\'')
+			sbuf_addstr(&q, "'\\''");
+		else
+			sbuf_addch(&q, *p);
+	}
+	sbuf_addch(&q, '\'');
+	cmd_add_printable(out, q.buf);
+	sbuf_release(&q);
+}
+
+/* Ranges of this registry that share ports. */
+static void range_overlaps(struct conflicts *l, const struct session *s)
+{
+	const struct registry *reg = s->reg;
+	struct sbuf detail = SBUF_INIT, fix = SBUF_INIT;
+	size_t i, j;
+
+	for (i = 0; i < reg->nr_ranges; i++) {
+		for (j = i + 1; j < reg->nr_ranges; j++) {
+			const struct range *a = &reg->ranges[i];
+			const struct range *b = &reg->ranges[j];
+			uint16_t lo = a->start > b->start ? a->start : b->start;
+			uint16_t hi = a->end < b->end ? a->end : b->end;
+
+			if (lo > hi)
+				continue;
+			sbuf_addstr(&detail, "ranges '");
+			cmd_add_printable(&detail, a->name);
+			sbuf_addf(&detail, "' (%u-%u) and '", a->start, a->end);
+			cmd_add_printable(&detail, b->name);
+			sbuf_addf(&detail, "' (%u-%u) share ", b->start,
+				  b->end);
+			if (lo == hi)
+				sbuf_addf(&detail, "port %u", lo);
+			else
+				sbuf_addf(&detail, "ports %u-%u", lo, hi);
+			sbuf_addstr(&fix, "edit \"ranges\" in ");
+			cmd_add_printable(&fix, s->registry_path);
+			sbuf_addstr(&fix, " so that '");
+			cmd_add_printable(&fix, a->name);
+			sbuf_addstr(&fix, "' and '");
+			cmd_add_printable(&fix, b->name);
+			sbuf_addstr(&fix, "' do not overlap");
+			add(l, KIND_RANGE_OVERLAP, -1, NULL, NULL, &detail,
+			    &fix);
+		}
+	}
+}
+
+static void add_subject(struct sbuf *out, uint16_t port, const char *service,
+			const char *worktree)
+{
+	sbuf_addf(out, "port %u of '", port);
+	cmd_add_printable(out, service);
+	sbuf_addstr(out, "' in worktree '");
+	cmd_add_printable(out, worktree);
+	sbuf_addch(out, '\'');
+}
+
+static void gone_worktrees(struct conflicts *l, const struct released_list *g)
+{
+	struct sbuf detail = SBUF_INIT, fix = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < g->nr; i++) {
+		const struct released *r = &g->items[i];
+
+		add_subject(&detail, r->port, r->service, r->worktree);
+		sbuf_addstr(&detail, ": the worktree is gone");
+		sbuf_addstr(&fix, "git worktree-ports prune");
+		add(l, KIND_GONE_WORKTREE, r->port, r->worktree, r->service,
+		    &detail, &fix);
+	}
+}
+
+static enum kind kind_of(enum misfit_kind m)
+{
+	switch (m) {
+	case MISFIT_OUTSIDE_RANGE:
+		return KIND_OUTSIDE_RANGE;
+	case MISFIT_BAD_PORT:
+		return KIND_BAD_PORT;
+	case MISFIT_RESERVED:
+		return KIND_RESERVED;
+	case MISFIT_DUPLICATE:
+	case MISFIT_PEER:
+		return KIND_DUPLICATE;
+	case MISFIT_FOREIGN:
+		break;
+	}
+	return KIND_FOREIGN_PROCESS;
+}
+
+static void misfits(struct conflicts *l, const struct session *s,
+		    const struct misfit_list *mf)
+{
+	struct sbuf detail = SBUF_INIT, fix = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < mf->nr; i++) {
+		const struct misfit *m = &mf->items[i];
+		const struct allocation *a = &s->reg->allocs[m->index];
+
+		add_subject(&detail, a->port, a->service, a->worktree);
+		sbuf_addf(&detail, " is %s", m->why);
+		sbuf_addstr(&fix, "git worktree-ports repair --worktree ");
+		add_shell_word(&fix, a->worktree);
+		add(l, kind_of(m->kind), a->port, a->worktree, a->service,
+		    &detail, &fix);
+	}
+}
+
+static void print_json(const struct session *s, const struct conflicts *l)
+{
+	struct jsonw w = JSONW_INIT;
+	size_t i;
+
+	jsonw_object_begin(&w, NULL);
+	jsonw_string(&w, "registry", s->registry_path);
+	jsonw_array_begin(&w, "conflicts");
+	for (i = 0; i < l->nr; i++) {
+		const struct conflict *c = &l->items[i];
+
+		jsonw_object_begin(&w, NULL);
+		jsonw_string(&w, "kind", kind_names[c->kind]);
+		if (c->port < 0)
+			jsonw_null(&w, "port");
+		else
+			jsonw_int(&w, "port", c->port);
+		jsonw_string(&w, "worktree", c->worktree);
+		jsonw_string(&w, "service", c->service);
+		jsonw_string(&w, "detail", c->detail);
+		jsonw_string(&w, "fix", c->fix);
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
+	jsonw_object_end(&w);
+	fwrite(w.out.buf, 1, w.out.len, stdout);
+	jsonw_release(&w);
+}
+
+static void print_human(const struct conflicts *l)
+{
+	struct sbuf out = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < l->nr; i++)
+		sbuf_addf(&out, "%s: %s; fix: %s\n",
+			  kind_names[l->items[i].kind], l->items[i].detail,
+			  l->items[i].fix);
+	if (!l->nr)
+		sbuf_addstr(&out, "no conflicts\n");
+	else
+		sbuf_addf(&out, "%zu conflict%s\n", l->nr,
+			  l->nr == 1 ? "" : "s");
+	fwrite(out.buf, 1, out.len, stdout);
+	sbuf_release(&out);
+}
+
+int cmd_check(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct released_list gone = RELEASED_LIST_INIT;
+	struct misfit_list mf = MISFIT_LIST_INIT;
+	struct conflicts l = { NULL, 0, 0 };
+	int ret;
+
+	/* check reports: it keeps what prune would drop, and writes nothing */
+	ret = session_open(
+		&s, o, SESSION_NO_AUTORELEASE | SESSION_ALLOW_DUPLICATES, err);
+	if (ret < 0)
+		goto out;
+	ret = session_autorelease(&s, true, &gone, err);
+	if (ret < 0)
+		goto out;
+	ret = session_misfits(&mf, &s, NULL, &gone, err);
+	if (ret < 0)
+		goto out;
+	range_overlaps(&l, &s);
+	gone_worktrees(&l, &gone);
+	misfits(&l, &s, &mf);
+	if (l.nr > 1)
+		qsort(l.items, l.nr, sizeof(*l.items), cmp_conflict);
+	if (o->json)
+		print_json(&s, &l);
+	else if (!o->quiet)
+		print_human(&l);
+	if (l.nr)
+		ret = ERR_CONFLICT; /* the list says it all: no message */
+out:
+	conflicts_release(&l);
+	misfit_list_release(&mf);
+	released_list_release(&gone);
+	session_release(&s);
+	cmd_timing("total");
+	return ret;
+}
