@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "alloc.h"
 #include "actlog.h"
 #include "error.h"
 #include "lockfile.h"
@@ -326,27 +327,34 @@ static void free_names(char **names, size_t nr)
 
 /*
  * Names of worktrees that are gone, sorted, for bsearch. They are copies:
- * removing allocations frees the registry's strings.
+ * removing allocations frees the registry's strings. Each distinct name
+ * is looked at once, found through a hash set, so this stays linear in
+ * the number of allocations.
  */
 static int gone_worktrees(char ***out, size_t *nr_out,
 			  const struct session *s, struct error *err)
 {
 	const struct registry *reg = s->reg;
-	const char **names = xcalloc(reg->nr_allocs + 1, sizeof(*names));
+	size_t size = 16, mask, i, nr_gone = 0, alloc_gone = 0;
+	const char **seen;
 	char **gone = NULL;
-	size_t i, nr = 0, nr_gone = 0, alloc_gone = 0;
 	int ret = 0;
 
-	for (i = 0; i < reg->nr_allocs; i++)
-		names[i] = reg->allocs[i].worktree;
-	qsort(names, reg->nr_allocs, sizeof(*names), cmp_str);
+	while (size < 2 * reg->nr_allocs)
+		size *= 2;
+	mask = size - 1;
+	seen = xcalloc(size, sizeof(*seen));
 	for (i = 0; i < reg->nr_allocs; i++) {
+		const char *name = reg->allocs[i].worktree;
+		size_t slot = alloc_hash(name, "") & mask;
 		enum wt_state state;
 
-		if (i && !strcmp(names[i], names[i - 1]))
+		while (seen[slot] && strcmp(seen[slot], name))
+			slot = (slot + 1) & mask;
+		if (seen[slot])
 			continue;
-		nr++;
-		ret = wt_state(&state, s->repo, names[i], err);
+		seen[slot] = name;
+		ret = wt_state(&state, s->repo, name, err);
 		if (ret == ERR_NOTFOUND) {
 			/* a name git could never have given ('..', 'a/b') */
 			error_clear(err);
@@ -354,18 +362,18 @@ static int gone_worktrees(char ***out, size_t *nr_out,
 			state = WT_GONE;
 		}
 		if (ret < 0)
-			goto out;
+			break;
 		if (state != WT_GONE)
 			continue;
 		ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
-		gone[nr_gone++] = xstrdup(names[i]);
+		gone[nr_gone++] = xstrdup(name);
 	}
-out:
-	free(names);
+	free(seen);
 	if (ret < 0) {
 		free_names(gone, nr_gone);
 		return ret;
 	}
+	qsort(gone, nr_gone, sizeof(*gone), cmp_str);
 	*out = gone;
 	*nr_out = nr_gone;
 	return 0;
