@@ -86,6 +86,11 @@ $(PROG): $(BUILD)/obj/main.o $(LIBA)
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
+# a tool for tests/bench.sh: time registry_load() alone
+$(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
 unit: $(UNIT_BIN)
 
 check: $(PROG) $(UNIT_BIN)
