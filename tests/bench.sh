@@ -5,6 +5,12 @@
 #	BENCH_QUICK=1 make bench	skip the 50,000-allocation case
 #	BENCH_KEEP=1 make bench		keep the fixtures in the temp dir
 #
+# Sections a-e: allocate and status. f: 'git worktree add' with the hook
+# against the same without it. g: status --health-check, as a ratio to
+# its timeout. h: 'who PORT' against 'ss' on a machine with 2,000 open
+# sockets. Servers for g and h are helpers/servers.py processes, stopped
+# by pid (also when the bench is interrupted).
+#
 # Every timing comes from hyperfine, with 'git worktree list --porcelain'
 # run in the same repository as the reference command of the same
 # hyperfine invocation, and is reported as the ratio of the means: the
@@ -48,6 +54,11 @@ ROWS=$TMP/rows.tsv
 BENCH_BIN=$BUILD_DIR/bench
 
 cleanup() {
+	if test -f "$TMP/servers.pids"; then
+		while read -r pid; do
+			kill "$pid" 2>/dev/null
+		done <"$TMP/servers.pids"
+	fi
 	if test -f "$LOG" && mkdir -p "$BENCH_BIN" 2>/dev/null; then
 		cp "$LOG" "$BENCH_BIN/bench.log"
 	fi
@@ -203,6 +214,25 @@ def cmd_count(path, want):
         sys.exit(1)
 
 
+def cmd_pair(path, index, base, name, target=""):
+    # One command of a run against another command of the same run.
+    res = load(path)
+    mean = res[int(index)]["mean"]
+    emit("row", name, "%.3f" % (mean * 1e3), "ms",
+         "%.2f" % (mean / res[int(base)]["mean"]), target)
+
+
+def cmd_fixed(path, index, seconds, name, target=""):
+    # One command of a run against a fixed time (a timeout), in seconds.
+    mean = load(path)[int(index)]["mean"]
+    emit("row", name, "%.3f" % (mean * 1e3), "ms",
+         "%.2f" % (mean / float(seconds)), target)
+
+
+def cmd_note(text):
+    emit("row", text, "", "", "-", "")
+
+
 def cmd_print():
     met = total = 0
     out = []
@@ -250,8 +280,10 @@ hf() {
 	progress "hyperfine: $tag"
 	printf '\n=== %s (in %s)\n' "$tag" "$dir" >>"$LOG"
 	(cd "$dir" && hyperfine -N --style basic \
-		--export-json "$TMP/$tag.json" "$REF" "$@") >>"$LOG" 2>&1 ||
+		--export-json "$TMP/$tag.json" "$REF" "$@") >>"$LOG" 2>&1 || {
+		tail -n 15 "$LOG" >&2
 		die "hyperfine $tag failed; see $LOG"
+	}
 }
 
 # 10000 -> 10,000
@@ -500,6 +532,242 @@ report rss "git-worktree-ports allocate web -q (existing)" "$ref_kb" "$fast_kb"
 report rss "git rev-parse --show-toplevel (10,000 case)" "$sref_kb" "$sref_kb"
 report rss "git-worktree-ports status --all --json, 10,000" \
 	"$sref_kb" "$status_kb"
+
+# --- servers for g and h ----------------------------------------------------
+
+# start_servers PIDFILE SPEC...: helpers/servers.py SPEC... in the
+# background; returns once it listens (it writes its pid to PIDFILE then).
+# Its pid is also kept in servers.pids, for cleanup to stop it.
+start_servers() {
+	pidfile=$1
+	shift
+	rm -f "$pidfile"
+	python3 "$SRC_DIR/tests/helpers/servers.py" --pidfile "$pidfile" "$@" \
+		2>>"$LOG" &
+	echo $! >>"$TMP/servers.pids"
+	tries=0
+	until test -s "$pidfile"; do
+		tries=$((tries + 1))
+		test $tries -lt 400 || die "servers $* did not start; see $LOG"
+		kill -0 $! 2>/dev/null || die "servers $* failed; see $LOG"
+		sleep 0.05
+	done
+}
+
+stop_servers() {
+	kill "$(cat "$1")" 2>/dev/null
+	wait "$(cat "$1")" 2>/dev/null
+	rm -f "$1"
+}
+
+# --- f. git worktree add with the hook (issue 4) -------------------------------
+
+# add_fixture DIR NFILES BASE: a repository DIR/main of NFILES tracked
+# files, .worktree-ports.ini declaring web, api and database among them,
+# with the hook installed by init and ranges of 100 ports from BASE; and
+# an empty hooks directory DIR/nohooks, for git without the hook.
+add_fixture() {
+	mkdir -p "$1/nohooks" &&
+	git init -q "$1/main" &&
+	python3 - "$1/main" $(($2 - 2)) <<'EOF' &&
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(top, "src", "d%02d" % (i // 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%04d.c" % i), "w") as f:
+        f.write(("int f%d_%%d(void)\n{\n\treturn %d;\n}\n" % (i, i)) * 8 %
+                tuple(range(8)))
+EOF
+	printf '%s\n' '[service "web"]' 'health = /health' '' \
+		'[service "api"]' '' '[service "database"]' 'health = tcp' \
+		>"$1/main/.worktree-ports.ini" &&
+	echo .env >"$1/main/.gitignore" &&
+	git -C "$1/main" add -A &&
+	git -C "$1/main" commit -q -m initial &&
+	test "$(git -C "$1/main" ls-files | wc -l)" = "$2" &&
+	git -C "$1/main" worktree-ports init >/dev/null &&
+	test -x "$1/main/.git/hooks/post-checkout" &&
+	python3 "$SRC_DIR/tests/helpers/set-ranges.py" \
+		"$1/main/design/worktrees/ports.json" "web:$3-$(($3 + 99))" \
+		"api:$(($3 + 100))-$(($3 + 199))" \
+		"database:$(($3 + 200))-$(($3 + 299))"
+}
+
+# What hyperfine runs: add a worktree with the hook or without it, the
+# same git command with core.hooksPath naming the installed hook's
+# directory or an empty one. Before each run the worktree is removed and
+# its ports released (so every run with the hook allocates three new
+# ports, as for a new worktree), and the files written so far are synced,
+# so that writing back the last run's files does not slow the next one.
+add_cmd() {
+	echo "git -c core.hooksPath=$1 worktree add -q --detach ../$2"
+}
+add_prepare() {
+	echo "sh -c 'git worktree remove --force ../$1 2>/dev/null; git worktree prune; git worktree-ports prune -q >/dev/null 2>&1; sync'"
+}
+
+report section "f. git worktree add, hook and three services against none"
+for nf in 20 2000; do
+	D=$TMP/add-$nf
+	progress "fixture: a repository of $(commas $nf) files"
+	base=21000
+	test $nf = 20 || base=21400
+	add_fixture "$D" $nf $base || die "cannot set up $D"
+	hooks=$D/main/.git/hooks
+	(cd "$D/main" && git worktree add -q --detach ../wt-hook) \
+		>>"$LOG" 2>&1 ||
+		die "git worktree add failed in $D"
+	grep -q '^PORT_DATABASE=[0-9]' "$D/wt-hook/.env" 2>/dev/null ||
+		die "the hook wrote no .env in $D/wt-hook"
+	(cd "$D/main" && $(add_cmd "$D/nohooks" wt-plain)) >>"$LOG" 2>&1 ||
+		die "git worktree add without the hook failed in $D"
+	! test -e "$D/wt-plain/.env" || die "a hook ran in $D/wt-plain"
+	if test $nf -ge 2000; then
+		runs="--warmup 3 --min-runs 20"
+	else
+		runs="--warmup 5 --min-runs 40"
+	fi
+	hf "add-$nf" "$D/main" $runs \
+		--prepare true \
+		--prepare "$(add_prepare wt-hook)" \
+		--prepare "$(add_prepare wt-plain)" \
+		"$(add_cmd "$hooks" wt-hook)" \
+		"$(add_cmd "$D/nohooks" wt-plain)"
+	grep -q '^PORT_WEB=[0-9]' "$D/wt-hook/.env" ||
+		die "no .env after the runs in $D/wt-hook"
+	if test $nf = 20; then
+		target="<= 3"
+	else
+		target="<= 1.10"
+	fi
+	report ref "$TMP/add-$nf.json" "$(commas $nf) files"
+	report row "$TMP/add-$nf.json" 2 \
+		"worktree add, no hook, $(commas $nf) files"
+	report row "$TMP/add-$nf.json" 1 \
+		"worktree add, hook, $(commas $nf) files"
+	report pair "$TMP/add-$nf.json" 1 2 \
+		"hook / no hook, $(commas $nf) files" "$target"
+done
+
+# --- g. status --health-check over 1,000 allocations (issue 5) -------------
+
+# 10 services, ranges s0..s9 of 100 ports from 20000 (below the ephemeral
+# range: nothing listens there by chance), one allocation of each in each
+# of 100 linked worktrees: 1,000 allocations on ports 20000-20999.
+progress "fixture: 1,000 allocations over 100 worktrees, ports 20000-20999"
+H=$TMP/h
+mkdir "$H"
+git init -q "$H/main" &&
+echo hello >"$H/main/README" &&
+git -C "$H/main" add README &&
+git -C "$H/main" commit -q -m initial &&
+git -C "$H/main" worktree-ports init --no-hooks >/dev/null ||
+	die "cannot set up $H/main"
+for i in $(seq -w 1 100); do
+	git -C "$H/main" worktree add -q --no-checkout --detach "../wt/w$i" ||
+		die "git worktree add failed in $H"
+done
+python3 - "$H/main/design/worktrees/ports.json" "$H/wt" <<'EOF' ||
+import json, os, sys
+path, wtdir = sys.argv[1], sys.argv[2]
+ranges = {"s%d" % i: {"start": 20000 + 100 * i, "end": 20099 + 100 * i,
+                      "description": "bench range %d" % i}
+          for i in range(10)}
+allocs = []
+for k in range(100):
+    name = "w%03d" % (k + 1)
+    for i in range(10):
+        allocs.append({"port": 20000 + 100 * i + k, "worktree": name,
+                       "path": os.path.realpath(os.path.join(wtdir, name)),
+                       "service": "s%d" % i,
+                       "allocated_at": "2026-01-01T00:00:00Z",
+                       "allocated_by": "bench@localhost",
+                       "description": None, "process_id": None,
+                       "health_status": "unknown"})
+with open(path, "w") as f:
+    json.dump({"ranges": ranges, "reserved": [], "allocations": allocs,
+               "metadata": {"version": "1.0.0",
+                            "last_updated": "2026-01-01T00:00:00Z",
+                            "total_allocations": len(allocs),
+                            "schema_version": 1}}, f, indent=2)
+    f.write("\n")
+EOF
+	die "cannot write the registry of $H/main"
+HCHECK='git worktree-ports status --all --health-check --timeout 1'
+
+# health_counts WANT: one check, whose counts of healthy, unhealthy and
+# not_running must be WANT ("H U N"); the check must exit 9.
+health_counts() {
+	(cd "$H/main" && $HCHECK --json >"$TMP/health.json" 2>>"$LOG")
+	test $? = 9 || die "$HCHECK did not exit 9"
+	got=$(python3 - "$TMP/health.json" <<'EOF'
+import json, sys
+a = json.load(open(sys.argv[1]))["allocations"]
+print(" ".join(str(sum(x["health_status"] == s for x in a))
+               for s in ("healthy", "unhealthy", "not_running")))
+EOF
+)
+	test "$got" = "$1" ||
+		die "health check: healthy, unhealthy, not_running: $got, not $1"
+}
+
+# Nothing listening; then 'who' among 2,000 sockets; then 500 servers
+# that hang, last, as their connections leave sockets in TIME-WAIT for a
+# minute that would count among the 2,000. Rows are reported afterwards.
+health_counts "0 0 1000"
+hf health-idle "$H/main" --warmup 3 --min-runs 20 -i "$HCHECK"
+
+# --- h. who PORT with 2,000 sockets open (issue 5) --------------------------
+
+WHO_PORT=20042
+who_skip=
+if ! (cd "$H/main" && git worktree-ports who -h >/dev/null 2>&1); then
+	who_skip="skipped: who not built"
+elif ! command -v ss >/dev/null 2>&1; then
+	who_skip="skipped: no ss (iproute2)"
+else
+	progress "1,000 listeners and 500 connected pairs"
+	start_servers "$TMP/who.pid" listen:20000-20999 pairs:500
+	nsock=$(($(ss -Hltn | wc -l) + $(ss -Htn state established | wc -l)))
+	test "$nsock" -ge 2000 ||
+		die "only $nsock TCP sockets listen or are connected, not 2,000"
+	(cd "$H/main" && git worktree-ports who $WHO_PORT >"$TMP/who.out" 2>&1)
+	who_rc=$?
+	grep -qw "$(cat "$TMP/who.pid")" "$TMP/who.out" || {
+		cat "$TMP/who.out" >>"$LOG"
+		die "who $WHO_PORT does not name pid $(cat "$TMP/who.pid"); see $LOG"
+	}
+	ignore=
+	test $who_rc = 0 || ignore=-i
+	hf who "$H/main" --warmup 10 --min-runs 100 $ignore \
+		"git worktree-ports who $WHO_PORT" "ss -ltnp 'sport = :$WHO_PORT'"
+	stop_servers "$TMP/who.pid"
+fi
+
+progress "500 servers that accept and never answer"
+start_servers "$TMP/hang.pid" hang:20000-20499
+health_counts "0 500 500"
+hf health-hang "$H/main" --warmup 1 --min-runs 10 -i "$HCHECK"
+stop_servers "$TMP/hang.pid"
+
+report section "g. status --all --health-check --timeout 1, 1,000 ports"
+report ref "$TMP/health-idle.json" "100 worktrees"
+report fixed "$TMP/health-idle.json" 1 1 \
+	"nothing listening (ratio: to the 1 s timeout)" "<= 0.1"
+report ref "$TMP/health-hang.json" "100 worktrees"
+report fixed "$TMP/health-hang.json" 1 1 \
+	"500 hanging (ratio: to the 1 s timeout)" "<= 1.15"
+
+report section "h. who PORT, 2,000 sockets open"
+if test -n "$who_skip"; then
+	report note "$who_skip"
+else
+	report ref "$TMP/who.json" "$(commas $nsock) sockets"
+	report pair "$TMP/who.json" 2 0 "ss -ltnp 'sport = :$WHO_PORT'"
+	report pair "$TMP/who.json" 1 2 \
+		"git worktree-ports who $WHO_PORT (ratio: to ss)" "<= 2"
+fi
 
 printf 'git-worktree-ports bench: ratios to the mean of "%s"\n' "$REF"
 printf 'run in the same repository by the same hyperfine invocation\n\n'
