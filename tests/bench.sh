@@ -180,21 +180,23 @@ def cmd_scale(*specs):
     # specs: N:JSON ... ; the cost per allocation and how it grows. With
     # fixed costs, linear growth gives a per-allocation time that falls as
     # N grows; the marginal cost (the slope between two cases) stays flat.
+    # A slope is a difference of two timings, which one slow run on a
+    # busy machine can swing, so these use medians.
     pts = []
     for s in specs:
         n, path = s.split(":", 1)
         res = load(path)
-        pts.append((int(n), res[1]["mean"]))
+        pts.append((int(n), res[1]["median"]))
     n0, t0 = pts[0]
     for n, t in pts:
-        emit("row", "per allocation, %s allocations (ratio: to %s)" %
+        emit("row", "median per allocation, %s allocs (ratio: to %s)" %
              (format(n, ","), format(n0, ",")),
              "%.2f" % (t / n * 1e6), "us", "%.2f" % ((t / n) / (t0 / n0)),
              "<= 1" if n != n0 else "")
     marg = []
     for (na, ta), (nb, tb) in zip(pts, pts[1:]):
         marg.append((tb - ta) / (nb - na))
-        emit("row", "marginal per allocation, %s to %s" %
+        emit("row", "median marginal per allocation, %s to %s" %
              (format(na, ","), format(nb, ",")),
              "%.2f" % (marg[-1] * 1e6), "us",
              "%.2f" % (marg[-1] / marg[0]), "<= 1.5" if len(marg) > 1 else "")
