@@ -178,23 +178,23 @@ int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
 int session_load(struct session *s, unsigned flags, struct error *err)
 {
 	unsigned load_flags = 0;
+	struct stat st;
 	int ret;
 
-	ret = registry_lock(&s->lock, s->registry_path, cmd_lock_timeout(),
-			    err);
-	if (ret < 0) {
-		struct stat st;
-
-		/* no directory for the lock: say what the user must do */
-		if (ret == ERR_FAIL && stat(s->registry_path, &st) < 0 &&
-		    errno == ENOENT) {
-			error_clear(err);
-			ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0,
-					NULL, "no registry");
-			error_hint(err, "run 'git worktree-ports init' to create it");
-		}
+	/*
+	 * No registry: say what to do, and leave no lock file behind in a
+	 * repository that never ran init.
+	 */
+	if (stat(s->registry_path, &st) < 0 && errno == ENOENT) {
+		ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0, NULL,
+				"no registry");
+		error_hint(err, "run 'git worktree-ports init' to create it");
 		return ret;
 	}
+	ret = registry_lock(&s->lock, s->registry_path, cmd_lock_timeout(),
+			    err);
+	if (ret < 0)
+		return ret;
 	cmd_timing("lock");
 	if (flags & SESSION_ALLOW_DUPLICATES)
 		load_flags |= REGISTRY_ALLOW_DUPLICATES;

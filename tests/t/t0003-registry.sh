@@ -356,4 +356,15 @@ test_expect_success 'unknown keys survive a release and a dropped worktree' '
 	test_cmp expect actual
 '
 
+test_expect_success 'a repository without a registry gets exit 7 and no stray file' '
+	git init -q noreg &&
+	mkdir -p noreg/design/worktrees &&
+	test_expect_code 7 git -C noreg worktree-ports status 2>err &&
+	grep "no registry" err &&
+	grep "git worktree-ports init" err &&
+	test_expect_code 7 git -C noreg worktree-ports allocate web 2>err &&
+	ls -A noreg/design/worktrees >actual &&
+	test_must_be_empty actual
+'
+
 test_done
