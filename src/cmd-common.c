@@ -373,7 +373,8 @@ static int gone_worktrees(char ***out, size_t *nr_out,
 		free_names(gone, nr_gone);
 		return ret;
 	}
-	qsort(gone, nr_gone, sizeof(*gone), cmp_str);
+	if (nr_gone > 1)
+		qsort(gone, nr_gone, sizeof(*gone), cmp_str);
 	*out = gone;
 	*nr_out = nr_gone;
 	return 0;

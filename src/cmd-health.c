@@ -406,7 +406,8 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 			continue;
 		add_checked(&l, a, o->all ? a->path : t.path, &cc);
 	}
-	qsort(l.items, l.nr, sizeof(*l.items), cmp_checked);
+	if (l.nr > 1)
+		qsort(l.items, l.nr, sizeof(*l.items), cmp_checked);
 	/* nobody waits on the lock while the network is asked */
 	registry_free(s.reg);
 	s.reg = NULL;
