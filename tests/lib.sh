@@ -165,7 +165,8 @@ new_repo() {
 }
 
 # Replace the ranges of repository NAME's registry: set_ranges NAME
-# 'web:40100-40109' 'api:40200-40209' ...
+# 'web:20100-20109' 'api:20200-20209' ... (below 32768, out of the
+# ephemeral range, so that outgoing connections never hold a test port)
 set_ranges() {
 	local repo=$1
 	shift

@@ -42,7 +42,7 @@ test_expect_success 'init creates the registry and excludes it from git' '
 
 test_expect_success 'the registry stays out of git status after allocating' '
 	new_repo r1b &&
-	set_ranges r1b "web:41100-41109" &&
+	set_ranges r1b "web:11100-11109" &&
 	git -C r1b worktree-ports allocate web -q >port &&
 	git -C r1b status --porcelain --untracked-files=all >status &&
 	test_must_be_empty status
@@ -50,7 +50,7 @@ test_expect_success 'the registry stays out of git status after allocating' '
 
 test_expect_success 'init on an existing registry exits 10 and keeps it' '
 	new_repo r2 &&
-	set_ranges r2 "web:41110-41119" &&
+	set_ranges r2 "web:11110-11119" &&
 	cp r2/$R expect &&
 	test_expect_code 10 git -C r2 worktree-ports init --no-hooks 2>err &&
 	grep "^error: " err &&
@@ -59,7 +59,7 @@ test_expect_success 'init on an existing registry exits 10 and keeps it' '
 
 test_expect_success 'init --force replaces an existing registry' '
 	new_repo r3 &&
-	set_ranges r3 "web:41120-41129" &&
+	set_ranges r3 "web:11120-11129" &&
 	git -C r3 worktree-ports init --force --no-hooks &&
 	echo 8080 >expect &&
 	json_get r3/$R ranges.web.start >actual &&
@@ -71,30 +71,30 @@ test_expect_success 'init --force replaces an existing registry' '
 
 test_expect_success 'allocate -q prints only a port of the range' '
 	new_repo r4 &&
-	set_ranges r4 "web:41130-41139" &&
+	set_ranges r4 "web:11130-11139" &&
 	git -C r4 worktree-ports allocate web -q >port &&
 	test_line_count = 1 port &&
 	grep -x "[0-9][0-9]*" port &&
-	test "$(cat port)" -ge 41130 &&
-	test "$(cat port)" -le 41139 &&
+	test "$(cat port)" -ge 11130 &&
+	test "$(cat port)" -le 11139 &&
 	json_get r4/$R "allocations[worktree=.main,service=web].port" >actual &&
 	test_cmp port actual
 '
 
 test_expect_success 'allocate says what it allocated, then what exists' '
 	new_repo r5 &&
-	set_ranges r5 "web:41140-41149" &&
+	set_ranges r5 "web:11140-11149" &&
 	git -C r5 worktree-ports allocate web >out &&
-	echo "allocated port 41140 to ${SQ}web${SQ} in worktree ${SQ}.main${SQ}" >expect &&
+	echo "allocated port 11140 to ${SQ}web${SQ} in worktree ${SQ}.main${SQ}" >expect &&
 	test_cmp expect out &&
 	git -C r5 worktree-ports allocate web >out &&
-	echo "port 41140 is allocated to ${SQ}web${SQ} in worktree ${SQ}.main${SQ}" >expect &&
+	echo "port 11140 is allocated to ${SQ}web${SQ} in worktree ${SQ}.main${SQ}" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'allocate is idempotent and leaves the registry alone' '
 	new_repo r6 &&
-	set_ranges r6 "web:41150-41159" &&
+	set_ranges r6 "web:11150-11159" &&
 	git -C r6 worktree add -q ../r6-wt &&
 	git -C r6-wt worktree-ports allocate web -q >first &&
 	cp r6/$R before &&
@@ -108,33 +108,33 @@ test_expect_success 'allocate is idempotent and leaves the registry alone' '
 
 test_expect_success 'the main worktree gets the first port of each range' '
 	new_repo r7 &&
-	set_ranges r7 "web:41160-41169" "api:41170-41179" &&
+	set_ranges r7 "web:11160-11169" "api:11170-11179" &&
 	git -C r7 worktree-ports allocate web -q >actual &&
-	echo 41160 >expect &&
+	echo 11160 >expect &&
 	test_cmp expect actual &&
 	git -C r7 worktree-ports allocate api -q >actual &&
-	echo 41170 >expect &&
+	echo 11170 >expect &&
 	test_cmp expect actual
 '
 
 test_expect_success 'a linked worktree gets its hashed port' '
 	new_repo r8 &&
-	set_ranges r8 "web:41180-41189" &&
+	set_ranges r8 "web:11180-11189" &&
 	git -C r8 worktree add -q ../r8-wt &&
 	git -C r8-wt worktree-ports allocate web -q >actual &&
-	fnv_port r8-wt web 41180 41189 >expect &&
+	fnv_port r8-wt web 11180 11189 >expect &&
 	test_cmp expect actual
 '
 
 test_expect_success 'two linked worktrees get different ports' '
 	new_repo r9 &&
-	set_ranges r9 "web:41190-41191" &&
+	set_ranges r9 "web:11190-11191" &&
 	git -C r9 worktree add -q ../r9-a &&
 	git -C r9 worktree add -q ../r9-b &&
 	git -C r9-a worktree-ports allocate web -q >a &&
 	git -C r9-b worktree-ports allocate web -q >b &&
 	sort a b >actual &&
-	printf "41190\n41191\n" >expect &&
+	printf "11190\n41191\n" >expect &&
 	test_cmp expect actual &&
 	json_get r9/$R "allocations[worktree=r9-a,service=web].port" >actual &&
 	test_cmp a actual &&
@@ -144,7 +144,7 @@ test_expect_success 'two linked worktrees get different ports' '
 
 test_expect_success 'a subdirectory of a linked worktree uses the central registry' '
 	new_repo r10 &&
-	set_ranges r10 "web:41200-41209" &&
+	set_ranges r10 "web:11200-11209" &&
 	git -C r10 worktree add -q ../r10-wt &&
 	mkdir -p r10-wt/sub/dir &&
 	(cd r10-wt/sub/dir && git worktree-ports allocate web -q) >port &&
@@ -159,10 +159,10 @@ test_expect_success 'a subdirectory of a linked worktree uses the central regist
 
 test_expect_success '-C runs as if started in the path' '
 	new_repo r11 &&
-	set_ranges r11 "web:41210-41219" &&
+	set_ranges r11 "web:11210-11219" &&
 	git -C r11 worktree add -q ../r11-wt &&
 	git worktree-ports -C r11 allocate web -q >actual &&
-	echo 41210 >expect &&
+	echo 11210 >expect &&
 	test_cmp expect actual &&
 	git worktree-ports -C r11-wt allocate web -q >port &&
 	json_get r11/$R "allocations[worktree=r11-wt,service=web].port" >actual &&
@@ -171,9 +171,9 @@ test_expect_success '-C runs as if started in the path' '
 
 test_expect_success 'global options are accepted after the command' '
 	new_repo r12 &&
-	set_ranges r12 "web:41220-41229" &&
+	set_ranges r12 "web:11220-11229" &&
 	git worktree-ports allocate -C r12 web --json >out &&
-	echo 41220 >expect &&
+	echo 11220 >expect &&
 	json_get out port >actual &&
 	test_cmp expect actual &&
 	git worktree-ports -q -C r12 allocate web >actual &&
@@ -188,7 +188,7 @@ test_expect_success 'outside a repository a command exits 3' '
 
 test_expect_success 'allocate --worktree allocates for another worktree' '
 	new_repo r13 &&
-	set_ranges r13 "web:41230-41239" &&
+	set_ranges r13 "web:11230-11239" &&
 	git -C r13 worktree add -q ../r13-wt &&
 	git -C r13 worktree-ports allocate web --worktree r13-wt -q >port &&
 	json_get r13/$R "allocations[worktree=r13-wt,service=web].port" >actual &&
@@ -205,7 +205,7 @@ test_expect_success 'allocate --worktree allocates for another worktree' '
 
 test_expect_success 'allocate --worktree with no such worktree exits 7' '
 	new_repo r14 &&
-	set_ranges r14 "web:41240-41249" &&
+	set_ranges r14 "web:11240-11249" &&
 	cp r14/$R expect &&
 	test_expect_code 7 git -C r14 worktree-ports allocate web --worktree nosuch 2>err &&
 	grep nosuch err &&
@@ -214,10 +214,10 @@ test_expect_success 'allocate --worktree with no such worktree exits 7' '
 
 test_expect_success 'allocate --json describes the allocation' '
 	new_repo r15 &&
-	set_ranges r15 "web:41250-41259" &&
+	set_ranges r15 "web:11250-11259" &&
 	git -C r15 worktree-ports allocate web --json >out &&
 	cat >expect <<-EOF &&
-	41250
+	11250
 	number
 	web
 	.main
@@ -234,14 +234,14 @@ test_expect_success 'allocate --json describes the allocation' '
 	echo false >expect &&
 	json_get out new >actual &&
 	test_cmp expect actual &&
-	echo 41250 >expect &&
+	echo 11250 >expect &&
 	json_get out port >actual &&
 	test_cmp expect actual
 '
 
 test_expect_success 'release and allocate again gives the same port' '
 	new_repo r16 &&
-	set_ranges r16 "web:41260-41269" &&
+	set_ranges r16 "web:11260-11269" &&
 	git -C r16 worktree add -q ../r16-wt &&
 	git -C r16-wt worktree-ports allocate web -q >first &&
 	git -C r16-wt worktree-ports release web &&
@@ -254,9 +254,9 @@ test_expect_success 'release and allocate again gives the same port' '
 
 test_expect_success 'a service with no range of its own uses "default"' '
 	new_repo r17 &&
-	set_ranges r17 "web:41270-41279" "default:41280-41289" &&
+	set_ranges r17 "web:11270-11279" "default:11280-11289" &&
 	git -C r17 worktree-ports allocate redis --json >out &&
-	echo 41280 >expect &&
+	echo 11280 >expect &&
 	json_get out port >actual &&
 	test_cmp expect actual &&
 	echo default >expect &&
@@ -268,7 +268,7 @@ test_expect_success 'a service with no range of its own uses "default"' '
 
 test_expect_success 'a service with no range and no default range exits 7' '
 	new_repo r18 &&
-	set_ranges r18 "web:41290-41299" &&
+	set_ranges r18 "web:11290-11299" &&
 	cp r18/$R expect &&
 	test_expect_code 7 git -C r18 worktree-ports allocate redis 2>err &&
 	grep "^error: .*redis" err &&
@@ -307,7 +307,7 @@ test_expect_success 'a bare repository keeps the registry in its common dir' '
 	test -f r19.git/worktree-ports/ports.json &&
 	! test -e r19-wt/design &&
 	python3 "$HELPERS/set-ranges.py" r19.git/worktree-ports/ports.json \
-		"web:41000-41009" &&
+		"web:11000-11009" &&
 	git -C r19-wt worktree-ports allocate web -q >port &&
 	json_get r19.git/worktree-ports/ports.json \
 		"allocations[worktree=r19-wt,service=web].port" >actual &&
@@ -322,7 +322,7 @@ test_expect_success 'a bare repository keeps the registry in its common dir' '
 
 test_expect_success 'a worktree is known by its git name, not its folder' '
 	new_repo r22 &&
-	set_ranges r22 "web:41010-41019" &&
+	set_ranges r22 "web:11010-11019" &&
 	mkdir r22-a r22-b &&
 	git -C r22 worktree add -q --detach ../r22-a/feat &&
 	git -C r22 worktree add -q --detach ../r22-b/feat &&
@@ -340,7 +340,7 @@ test_expect_success 'a worktree is known by its git name, not its folder' '
 test_expect_success 'paths with spaces work' '
 	mkdir "r24 dir" &&
 	new_repo "r24 dir/my repo" &&
-	set_ranges "r24 dir/my repo" "web:41020-41029" &&
+	set_ranges "r24 dir/my repo" "web:11020-11029" &&
 	git -C "r24 dir/my repo" worktree add -q --detach "../my wt" &&
 	git -C "r24 dir/my wt" worktree-ports allocate web --json >out &&
 	(cd "r24 dir/my wt" && pwd -P) >expect &&
@@ -352,7 +352,7 @@ test_expect_success 'paths with spaces work' '
 
 test_expect_success 'a worktree moved with git worktree move keeps its port' '
 	new_repo r23 &&
-	set_ranges r23 "web:41030-41039" &&
+	set_ranges r23 "web:11030-11039" &&
 	git -C r23 worktree add -q ../r23-wt &&
 	git -C r23-wt worktree-ports allocate web -q >port &&
 	git -C r23 worktree move ../r23-wt ../r23-moved &&
@@ -367,7 +367,7 @@ test_expect_success 'a worktree moved with git worktree move keeps its port' '
 
 test_expect_success 'allocate --description is recorded' '
 	new_repo r25 &&
-	set_ranges r25 "web:41040-41049" &&
+	set_ranges r25 "web:11040-11049" &&
 	git -C r25 worktree-ports allocate web --description "Frontend dev server" -q &&
 	echo "Frontend dev server" >expect &&
 	json_get r25/$R "allocations[service=web].description" >actual &&

@@ -17,37 +17,37 @@ hold_and_allocate() {
 
 test_expect_success 'a port held on 127.0.0.1 is skipped' '
 	test_when_finished "stop_pid r1.pid" &&
-	hold_and_allocate 127.0.0.1 r1 41300 &&
-	echo 41301 >expect &&
+	hold_and_allocate 127.0.0.1 r1 11300 &&
+	echo 11301 >expect &&
 	test_cmp expect port
 '
 
 test_expect_success 'a port held on 0.0.0.0 is skipped' '
 	test_when_finished "stop_pid r2.pid" &&
-	hold_and_allocate 0.0.0.0 r2 41302 &&
-	echo 41303 >expect &&
+	hold_and_allocate 0.0.0.0 r2 11302 &&
+	echo 11303 >expect &&
 	test_cmp expect port
 '
 
 test_expect_success IPV6 'a port held on ::1 is skipped' '
 	test_when_finished "stop_pid r3.pid" &&
-	hold_and_allocate ::1 r3 41304 &&
-	echo 41305 >expect &&
+	hold_and_allocate ::1 r3 11304 &&
+	echo 11305 >expect &&
 	test_cmp expect port
 '
 
 test_expect_success IPV6 'a port held on :: is skipped' '
 	test_when_finished "stop_pid r4.pid" &&
-	hold_and_allocate :: r4 41306 &&
-	echo 41307 >expect &&
+	hold_and_allocate :: r4 11306 &&
+	echo 11307 >expect &&
 	test_cmp expect port
 '
 
 test_expect_success 'a one-port range whose port is held is full (exit 5)' '
 	test_when_finished "stop_pid l5.pid" &&
 	new_repo r5 &&
-	set_ranges r5 "web:41308-41308" &&
-	start_listener 127.0.0.1 41308 l5.pid &&
+	set_ranges r5 "web:11308-11308" &&
+	start_listener 127.0.0.1 11308 l5.pid &&
 	cp r5/$R expect &&
 	test_expect_code 5 git -C r5 worktree-ports allocate web 2>err &&
 	grep "^error: " err &&
@@ -57,21 +57,21 @@ test_expect_success 'a one-port range whose port is held is full (exit 5)' '
 test_expect_success 'a held port is taken again once it is free' '
 	test_when_finished "stop_pid l6.pid" &&
 	new_repo r6 &&
-	set_ranges r6 "web:41310-41319" &&
-	start_listener 127.0.0.1 41310 l6.pid &&
+	set_ranges r6 "web:11310-11319" &&
+	start_listener 127.0.0.1 11310 l6.pid &&
 	git -C r6 worktree-ports allocate web -q >port &&
-	echo 41311 >expect &&
+	echo 11311 >expect &&
 	test_cmp expect port &&
 	git -C r6 worktree-ports release web &&
 	stop_pid l6.pid &&
 	git -C r6 worktree-ports allocate web -q >port &&
-	echo 41310 >expect &&
+	echo 11310 >expect &&
 	test_cmp expect port
 '
 
 test_expect_success '--port of a port allocated elsewhere exits 6 naming it' '
 	new_repo r7 &&
-	set_ranges r7 "web:41320-41329" &&
+	set_ranges r7 "web:11320-11329" &&
 	git -C r7 worktree add -q ../r7-wt &&
 	git -C r7-wt worktree-ports allocate web -q >port &&
 	cp r7/$R expect &&
@@ -84,24 +84,24 @@ test_expect_success '--port of a port allocated elsewhere exits 6 naming it' '
 test_expect_success '--port of a port held by a listener exits 6' '
 	test_when_finished "stop_pid l8.pid" &&
 	new_repo r8 &&
-	set_ranges r8 "web:41330-41339" &&
-	start_listener 127.0.0.1 41335 l8.pid &&
+	set_ranges r8 "web:11330-11339" &&
+	start_listener 127.0.0.1 11335 l8.pid &&
 	cp r8/$R expect &&
-	test_expect_code 6 git -C r8 worktree-ports allocate web --port 41335 2>err &&
-	grep "^error: .*41335" err &&
+	test_expect_code 6 git -C r8 worktree-ports allocate web --port 11335 2>err &&
+	grep "^error: .*11335" err &&
 	test_cmp expect r8/$R
 '
 
 test_expect_success '--port outside 1024..65535 or not a number exits 2' '
 	new_repo r9 &&
-	set_ranges r9 "web:41340-41349" &&
+	set_ranges r9 "web:11340-11349" &&
 	cp r9/$R expect &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port 80 &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port 1023 &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port 0 &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port 65536 &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port 99999999999 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port -41341 &&
+	test_expect_code 2 git -C r9 worktree-ports allocate web --port -11341 &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port abc &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port 41341x &&
 	test_expect_code 2 git -C r9 worktree-ports allocate web --port "" &&
@@ -111,9 +111,9 @@ test_expect_success '--port outside 1024..65535 or not a number exits 2' '
 
 test_expect_success '--port of a free port allocates exactly that port' '
 	new_repo r10 &&
-	set_ranges r10 "web:41350-41359" &&
-	git -C r10 worktree-ports allocate web --port 41357 -q >port &&
-	echo 41357 >expect &&
+	set_ranges r10 "web:11350-11359" &&
+	git -C r10 worktree-ports allocate web --port 11357 -q >port &&
+	echo 11357 >expect &&
 	test_cmp expect port &&
 	json_get r10/$R "allocations[worktree=.main,service=web].port" >actual &&
 	test_cmp expect actual
@@ -134,10 +134,10 @@ test_expect_success 'a port browsers refuse is never handed out' '
 
 test_expect_success '--port outside the range of the service exits 6' '
 	new_repo r12 &&
-	set_ranges r12 "web:41360-41369" "api:41370-41379" &&
+	set_ranges r12 "web:11360-11369" "api:11370-11379" &&
 	cp r12/$R expect &&
-	test_expect_code 6 git -C r12 worktree-ports allocate web --port 41375 2>err &&
-	grep "^error: .*41375" err &&
+	test_expect_code 6 git -C r12 worktree-ports allocate web --port 11375 2>err &&
+	grep "^error: .*11375" err &&
 	test_cmp expect r12/$R
 '
 
@@ -145,15 +145,15 @@ test_expect_success '--port of a reserved port exits 6' '
 	new_repo r13 &&
 	cat >r13/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41380, "end": 41389}},
-	  "reserved": [{"start": 41384, "end": 41385, "description": "held"}],
+	  "ranges": {"web": {"start": 11380, "end": 11389}},
+	  "reserved": [{"start": 11384, "end": 11385, "description": "held"}],
 	  "allocations": [],
 	  "metadata": {"version": "1.0.0", "total_allocations": 0}
 	}
 	EOF
 	cp r13/$R expect &&
-	test_expect_code 6 git -C r13 worktree-ports allocate web --port 41385 2>err &&
-	grep "^error: .*41385" err &&
+	test_expect_code 6 git -C r13 worktree-ports allocate web --port 11385 2>err &&
+	grep "^error: .*11385" err &&
 	test_cmp expect r13/$R
 '
 

@@ -91,7 +91,7 @@ test_expect_success 'a port below 1024 is named as allocations[0].port' '
 	new_repo r4 &&
 	cat >r4/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41500, "end": 41509}},
+	  "ranges": {"web": {"start": 11500, "end": 11509}},
 	  "reserved": [],
 	  "allocations": [
 	    {"port": 80, "worktree": ".main", "service": "web"}
@@ -106,7 +106,7 @@ test_expect_success 'a range with start > end is named' '
 	new_repo r5 &&
 	cat >r5/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41519, "end": 41510}},
+	  "ranges": {"web": {"start": 11519, "end": 11510}},
 	  "reserved": [],
 	  "allocations": [],
 	  "metadata": {"version": "1.0.0", "total_allocations": 0}
@@ -119,10 +119,10 @@ test_expect_success 'a port given as a string is named' '
 	new_repo r6 &&
 	cat >r6/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41520, "end": 41529}},
+	  "ranges": {"web": {"start": 11520, "end": 11529}},
 	  "reserved": [],
 	  "allocations": [
-	    {"port": "41520", "worktree": ".main", "service": "web"}
+	    {"port": "11520", "worktree": ".main", "service": "web"}
 	  ],
 	  "metadata": {"version": "1.0.0", "total_allocations": 1}
 	}
@@ -132,7 +132,7 @@ test_expect_success 'a port given as a string is named' '
 
 test_expect_success 'a full range exits 5 and says what to do' '
 	new_repo r7 &&
-	set_ranges r7 "web:41530-41531" &&
+	set_ranges r7 "web:11530-11531" &&
 	git -C r7 worktree add -q ../r7-a &&
 	git -C r7 worktree add -q ../r7-b &&
 	git -C r7-a worktree-ports allocate web -q &&
@@ -153,12 +153,12 @@ test_expect_success 'unknown keys survive an allocation' '
 	{
 	  "x_top": {"a": 1},
 	  "ranges": {
-	    "web": {"start": 41540, "end": 41549, "x_range": [1, 2]},
-	    "api": {"start": 41550, "end": 41559}
+	    "web": {"start": 11540, "end": 11549, "x_range": [1, 2]},
+	    "api": {"start": 11550, "end": 11559}
 	  },
 	  "reserved": [],
 	  "allocations": [
-	    {"port": 41550, "worktree": ".main", "path": "$(cd r8 && pwd -P)",
+	    {"port": 11550, "worktree": ".main", "path": "$(cd r8 && pwd -P)",
 	     "service": "api", "x_alloc": true}
 	  ],
 	  "metadata": {"version": "1.0.0", "total_allocations": 1,
@@ -185,14 +185,14 @@ test_expect_success 'a reserved port is never handed out' '
 	new_repo r8b &&
 	cat >r8b/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41560, "end": 41569}},
-	  "reserved": [{"start": 41560, "end": 41561, "description": "held"}],
+	  "ranges": {"web": {"start": 11560, "end": 11569}},
+	  "reserved": [{"start": 11560, "end": 11561, "description": "held"}],
 	  "allocations": [],
 	  "metadata": {"version": "1.0.0", "total_allocations": 0}
 	}
 	EOF
 	git -C r8b worktree-ports allocate web -q >actual &&
-	echo 41562 >expect &&
+	echo 11562 >expect &&
 	test_cmp expect actual
 '
 
@@ -202,10 +202,10 @@ test_expect_success 'a registry in the seed format loads and allocates' '
 	cat >r9/$R <<-\EOF &&
 	{
 	  "ranges": {
-	    "web": {"start": 41570, "end": 41579, "description": "HTTP web servers"}
+	    "web": {"start": 11570, "end": 11579, "description": "HTTP web servers"}
 	  },
 	  "allocations": [
-	    {"port": 41575, "worktree": "r9-feat", "service": "web",
+	    {"port": 11575, "worktree": "r9-feat", "service": "web",
 	     "allocated_at": "2025-11-21T10:00:00Z", "allocated_by": "me@laptop",
 	     "description": "Frontend dev server", "process_id": null,
 	     "health_status": "unknown"}
@@ -215,16 +215,16 @@ test_expect_success 'a registry in the seed format loads and allocates' '
 	}
 	EOF
 	git -C r9 worktree-ports allocate web -q >actual &&
-	echo 41570 >expect &&
+	echo 11570 >expect &&
 	test_cmp expect actual &&
 	git -C r9-feat worktree-ports allocate web -q >actual &&
-	echo 41575 >expect &&
+	echo 11575 >expect &&
 	test_cmp expect actual &&
 	check_total r9 2
 '
 
 test_expect_success '--registry beats the environment and git config' '
-	override_repo o1 "web:41580-41589" &&
+	override_repo o1 "web:11580-11589" &&
 	GIT_WORKTREE_PORTS_REGISTRY="$PWD/o1-env.json" \
 		git -C o1 worktree-ports --registry "$PWD/o1-opt.json" allocate web -q &&
 	printf "1\n0\n0\n0\n" >expect &&
@@ -233,7 +233,7 @@ test_expect_success '--registry beats the environment and git config' '
 '
 
 test_expect_success '$GIT_WORKTREE_PORTS_REGISTRY beats git config' '
-	override_repo o2 "web:41590-41599" &&
+	override_repo o2 "web:11590-11599" &&
 	GIT_WORKTREE_PORTS_REGISTRY="$PWD/o2-env.json" \
 		git -C o2 worktree-ports allocate web -q &&
 	printf "0\n1\n0\n0\n" >expect &&
@@ -242,7 +242,7 @@ test_expect_success '$GIT_WORKTREE_PORTS_REGISTRY beats git config' '
 '
 
 test_expect_success 'git config worktree-ports.registry beats the default' '
-	override_repo o3 "web:41600-41609" &&
+	override_repo o3 "web:11600-11609" &&
 	git -C o3 worktree-ports allocate web -q &&
 	printf "0\n0\n1\n0\n" >expect &&
 	alloc_counts o3 >actual &&
@@ -251,7 +251,7 @@ test_expect_success 'git config worktree-ports.registry beats the default' '
 
 test_expect_success 'metadata.total_allocations follows every change' '
 	new_repo r11 &&
-	set_ranges r11 "web:41610-41619" "api:41620-41629" &&
+	set_ranges r11 "web:11610-11619" "api:11620-11629" &&
 	git -C r11 worktree add -q ../r11-wt &&
 	git -C r11 worktree-ports allocate web -q &&
 	check_total r11 1 &&
@@ -277,8 +277,8 @@ test_expect_success 'a duplicate key is refused with line and column' '
 	new_repo r13 &&
 	cat >r13/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41630, "end": 41639}},
-	  "ranges": {"web": {"start": 41630, "end": 41639}},
+	  "ranges": {"web": {"start": 11630, "end": 11639}},
+	  "ranges": {"web": {"start": 11630, "end": 11639}},
 	  "allocations": []
 	}
 	EOF
@@ -293,11 +293,11 @@ test_expect_success 'a port allocated twice is refused, naming the field' '
 	git -C r14 worktree add -q ../r14-wt &&
 	cat >r14/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41640, "end": 41649}},
+	  "ranges": {"web": {"start": 11640, "end": 11649}},
 	  "reserved": [],
 	  "allocations": [
-	    {"port": 41640, "worktree": ".main", "service": "web"},
-	    {"port": 41640, "worktree": "r14-wt", "service": "web"}
+	    {"port": 11640, "worktree": ".main", "service": "web"},
+	    {"port": 11640, "worktree": "r14-wt", "service": "web"}
 	  ]
 	}
 	EOF
@@ -306,7 +306,7 @@ test_expect_success 'a port allocated twice is refused, naming the field' '
 
 test_expect_success 'a relative worktree-ports.registry is taken from the main worktree' '
 	new_repo r15 &&
-	set_ranges r15 "web:41650-41659" &&
+	set_ranges r15 "web:11650-11659" &&
 	mv r15/$R r15/ports-here.json &&
 	git -C r15 config worktree-ports.registry ports-here.json &&
 	git -C r15 worktree add -q ../r15-wt &&
@@ -326,13 +326,13 @@ test_expect_success 'unknown keys survive a release and a dropped worktree' '
 	{
 	  "x_top": "top",
 	  "ranges": {
-	    "web": {"start": 41660, "end": 41669, "x_range": "range"},
-	    "api": {"start": 41670, "end": 41679}
+	    "web": {"start": 11660, "end": 11669, "x_range": "range"},
+	    "api": {"start": 11670, "end": 11679}
 	  },
 	  "reserved": [],
 	  "allocations": [
-	    {"port": 41660, "worktree": ".main", "service": "web", "x_alloc": 1},
-	    {"port": 41661, "worktree": "r16-wt", "service": "web", "x_alloc": 2}
+	    {"port": 11660, "worktree": ".main", "service": "web", "x_alloc": 1},
+	    {"port": 11661, "worktree": "r16-wt", "service": "web", "x_alloc": 2}
 	  ],
 	  "metadata": {"version": "1.0.0", "total_allocations": 2, "x_meta": "meta"}
 	}

@@ -27,27 +27,27 @@ repo_with_wt() {
 
 test_expect_success 'release frees the port of a service' '
 	new_repo r1 &&
-	set_ranges r1 "web:41700-41709" "api:41710-41719" &&
+	set_ranges r1 "web:11700-11709" "api:11710-11719" &&
 	git -C r1 worktree-ports allocate web -q &&
 	git -C r1 worktree-ports allocate api -q &&
 	git -C r1 worktree-ports release web >out &&
-	echo "released port 41700 (${SQ}web${SQ}) of worktree ${SQ}.main${SQ}" >expect &&
+	echo "released port 11700 (${SQ}web${SQ}) of worktree ${SQ}.main${SQ}" >expect &&
 	test_cmp expect out &&
 	git -C r1 worktree-ports status --json >status &&
 	echo 0 >expect &&
 	json_get status "allocations[service=web].#" >actual &&
 	test_cmp expect actual &&
-	echo 41710 >expect &&
+	echo 11710 >expect &&
 	json_get status "allocations[service=api].port" >actual &&
 	test_cmp expect actual &&
 	git -C r1 worktree-ports status >status &&
-	! grep -w 41700 status &&
-	grep -w 41710 status
+	! grep -w 11700 status &&
+	grep -w 11710 status
 '
 
 test_expect_success 'release with nothing to release named exits 2' '
 	new_repo r2 &&
-	set_ranges r2 "web:41720-41729" &&
+	set_ranges r2 "web:11720-11729" &&
 	git -C r2 worktree-ports allocate web -q &&
 	cp r2/$R expect &&
 	test_expect_code 2 git -C r2 worktree-ports release 2>err &&
@@ -57,7 +57,7 @@ test_expect_success 'release with nothing to release named exits 2' '
 
 test_expect_success 'release of a service with no port exits 7' '
 	new_repo r3 &&
-	set_ranges r3 "web:41730-41739" "api:41740-41749" &&
+	set_ranges r3 "web:11730-11739" "api:11740-11749" &&
 	git -C r3 worktree-ports allocate api -q &&
 	cp r3/$R expect &&
 	test_expect_code 7 git -C r3 worktree-ports release web 2>err &&
@@ -67,11 +67,11 @@ test_expect_success 'release of a service with no port exits 7' '
 
 test_expect_success 'release of one allocated and one unallocated service warns' '
 	new_repo r3b &&
-	set_ranges r3b "web:41750-41759" "api:41760-41769" &&
+	set_ranges r3b "web:11750-11759" "api:11760-11769" &&
 	git -C r3b worktree-ports allocate api -q &&
 	git -C r3b worktree-ports release web api >out 2>err &&
 	grep "^warning: .*web" err &&
-	echo "released port 41760 (${SQ}api${SQ}) of worktree ${SQ}.main${SQ}" >expect &&
+	echo "released port 11760 (${SQ}api${SQ}) of worktree ${SQ}.main${SQ}" >expect &&
 	test_cmp expect out &&
 	echo 0 >expect &&
 	count_allocs r3b >actual &&
@@ -79,13 +79,13 @@ test_expect_success 'release of one allocated and one unallocated service warns'
 '
 
 test_expect_success 'release --all frees every port of this worktree only' '
-	repo_with_wt r4 "web:41770-41779" "api:41780-41789" &&
+	repo_with_wt r4 "web:11770-11779" "api:11780-11789" &&
 	git -C r4 worktree-ports allocate web -q &&
 	git -C r4 worktree-ports allocate api -q &&
 	git -C r4 worktree-ports release --all >out &&
 	test_line_count = 2 out &&
-	grep "^released port 41770 " out &&
-	grep "^released port 41780 " out &&
+	grep "^released port 11770 " out &&
+	grep "^released port 11780 " out &&
 	echo 0 >expect &&
 	count_allocs r4 .main >actual &&
 	test_cmp expect actual &&
@@ -95,11 +95,11 @@ test_expect_success 'release --all frees every port of this worktree only' '
 
 test_expect_success 'release --port frees that port' '
 	new_repo r5 &&
-	set_ranges r5 "web:41790-41799" "api:41800-41809" &&
+	set_ranges r5 "web:11790-11799" "api:11800-11809" &&
 	git -C r5 worktree-ports allocate web -q &&
 	git -C r5 worktree-ports allocate api -q &&
-	git -C r5 worktree-ports release --port 41800 >out &&
-	grep "^released port 41800 " out &&
+	git -C r5 worktree-ports release --port 11800 >out &&
+	grep "^released port 11800 " out &&
 	echo 0 >expect &&
 	json_get r5/$R "allocations[service=api].#" >actual &&
 	test_cmp expect actual &&
@@ -110,12 +110,12 @@ test_expect_success 'release --port frees that port' '
 
 test_expect_success 'release --json lists what it released' '
 	new_repo r5b &&
-	set_ranges r5b "web:41810-41819" &&
+	set_ranges r5b "web:11810-11819" &&
 	git -C r5b worktree-ports allocate web -q &&
 	git -C r5b worktree-ports release web --json >out &&
 	cat >expect <<-\EOF &&
 	1
-	41810
+	11810
 	web
 	.main
 	EOF
@@ -128,7 +128,7 @@ test_expect_success 'release --json lists what it released' '
 '
 
 test_expect_success 'the ports of a removed worktree are dropped, with a note' '
-	repo_with_wt r6 "web:41820-41829" &&
+	repo_with_wt r6 "web:11820-11829" &&
 	git -C r6 worktree remove ../r6-wt &&
 	git -C r6 worktree-ports status 2>err &&
 	echo "note: released port $(cat r6.port) (${SQ}web${SQ}) of removed worktree ${SQ}r6-wt${SQ}" >expect &&
@@ -140,7 +140,7 @@ test_expect_success 'the ports of a removed worktree are dropped, with a note' '
 '
 
 test_expect_success 'the ports of a deleted worktree folder are dropped' '
-	repo_with_wt r7 "web:41830-41839" &&
+	repo_with_wt r7 "web:11830-11839" &&
 	rm -rf r7-wt &&
 	git -C r7 worktree-ports status 2>err &&
 	echo "note: released port $(cat r7.port) (${SQ}web${SQ}) of removed worktree ${SQ}r7-wt${SQ}" >expect &&
@@ -152,7 +152,7 @@ test_expect_success 'the ports of a deleted worktree folder are dropped' '
 '
 
 test_expect_success 'the ports of a pruned worktree are dropped' '
-	repo_with_wt r7b "web:41840-41849" &&
+	repo_with_wt r7b "web:11840-11849" &&
 	rm -rf r7b-wt &&
 	git -C r7b worktree prune &&
 	git -C r7b worktree-ports status 2>err &&
@@ -163,7 +163,7 @@ test_expect_success 'the ports of a pruned worktree are dropped' '
 '
 
 test_expect_success 'a locked worktree keeps its ports when its folder is gone' '
-	repo_with_wt r8 "web:41850-41859" &&
+	repo_with_wt r8 "web:11850-11859" &&
 	git -C r8 worktree lock ../r8-wt &&
 	rm -rf r8-wt &&
 	cp r8/$R expect &&
@@ -176,7 +176,7 @@ test_expect_success 'a locked worktree keeps its ports when its folder is gone' 
 
 test_expect_success 'a worktree added with --lock keeps its ports too' '
 	new_repo r8b &&
-	set_ranges r8b "web:41860-41869" &&
+	set_ranges r8b "web:11860-11869" &&
 	git -C r8b worktree add -q --lock ../r8b-wt &&
 	git -C r8b-wt worktree-ports allocate web -q >port &&
 	rm -rf r8b-wt &&
@@ -187,7 +187,7 @@ test_expect_success 'a worktree added with --lock keeps its ports too' '
 '
 
 test_expect_success 'prune --dry-run lists and changes nothing' '
-	repo_with_wt r9 "web:41870-41879" &&
+	repo_with_wt r9 "web:11870-11879" &&
 	git -C r9 worktree remove ../r9-wt &&
 	cp r9/$R expect &&
 	git -C r9 worktree-ports prune --dry-run >out 2>err &&
@@ -198,7 +198,7 @@ test_expect_success 'prune --dry-run lists and changes nothing' '
 '
 
 test_expect_success 'prune --dry-run --json says dry_run and what it would do' '
-	repo_with_wt r9b "web:41880-41889" &&
+	repo_with_wt r9b "web:11880-11889" &&
 	git -C r9b worktree remove ../r9b-wt &&
 	cp r9b/$R expect &&
 	git -C r9b worktree-ports prune --dry-run --json >out &&
@@ -219,7 +219,7 @@ test_expect_success 'prune --dry-run --json says dry_run and what it would do' '
 '
 
 test_expect_success 'prune releases the ports of removed worktrees' '
-	repo_with_wt r10 "web:41890-41899" &&
+	repo_with_wt r10 "web:11890-11899" &&
 	git -C r10 worktree-ports allocate web -q &&
 	git -C r10 worktree remove ../r10-wt &&
 	git -C r10 worktree-ports prune >out &&
@@ -233,7 +233,7 @@ test_expect_success 'prune releases the ports of removed worktrees' '
 '
 
 test_expect_success 'prune keeps the ports of locked worktrees' '
-	repo_with_wt r11 "web:41900-41909" &&
+	repo_with_wt r11 "web:11900-11909" &&
 	git -C r11 worktree lock ../r11-wt &&
 	rm -rf r11-wt &&
 	cp r11/$R expect &&
@@ -244,7 +244,7 @@ test_expect_success 'prune keeps the ports of locked worktrees' '
 
 test_expect_success 'a full range frees the ports of removed worktrees first' '
 	new_repo r12 &&
-	set_ranges r12 "web:41910-41911" &&
+	set_ranges r12 "web:11910-11911" &&
 	git -C r12 worktree add -q ../r12-a &&
 	git -C r12 worktree add -q ../r12-b &&
 	git -C r12-a worktree-ports allocate web -q >a &&
@@ -256,7 +256,7 @@ test_expect_success 'a full range frees the ports of removed worktrees first' '
 '
 
 test_expect_success 'release --port frees the port of another worktree' '
-	repo_with_wt r13 "web:41920-41929" &&
+	repo_with_wt r13 "web:11920-11929" &&
 	git -C r13 worktree-ports release --port "$(cat r13.port)" >out &&
 	echo "released port $(cat r13.port) (${SQ}web${SQ}) of worktree ${SQ}r13-wt${SQ}" >expect &&
 	test_cmp expect out &&
@@ -266,7 +266,7 @@ test_expect_success 'release --port frees the port of another worktree' '
 '
 
 test_expect_success 'release --worktree releases for that worktree' '
-	repo_with_wt r14 "web:41930-41939" &&
+	repo_with_wt r14 "web:11930-11939" &&
 	git -C r14 worktree-ports allocate web -q &&
 	git -C r14 worktree-ports release web --worktree r14-wt >out &&
 	grep "^released port $(cat r14.port) .*r14-wt" out &&
@@ -279,7 +279,7 @@ test_expect_success 'release --worktree releases for that worktree' '
 '
 
 test_expect_success 'the note of a dropped worktree stays out of --json output' '
-	repo_with_wt r15 "web:41940-41949" &&
+	repo_with_wt r15 "web:11940-11949" &&
 	git -C r15 worktree remove ../r15-wt &&
 	git -C r15 worktree-ports status --json >out 2>err &&
 	grep "^note: released port $(cat r15.port) " err &&
@@ -292,12 +292,12 @@ test_expect_success 'allocations of names git cannot give a worktree are dropped
 	new_repo r16 &&
 	cat >r16/$R <<-\EOF &&
 	{
-	  "ranges": {"web": {"start": 41950, "end": 41959}},
+	  "ranges": {"web": {"start": 11950, "end": 11959}},
 	  "reserved": [],
 	  "allocations": [
-	    {"port": 41950, "worktree": "..", "service": "web"},
-	    {"port": 41951, "worktree": "a/b", "service": "web"},
-	    {"port": 41952, "worktree": "never-added", "service": "web"}
+	    {"port": 11950, "worktree": "..", "service": "web"},
+	    {"port": 11951, "worktree": "a/b", "service": "web"},
+	    {"port": 11952, "worktree": "never-added", "service": "web"}
 	  ]
 	}
 	EOF
@@ -310,7 +310,7 @@ test_expect_success 'allocations of names git cannot give a worktree are dropped
 
 test_expect_success 'dropping some worktrees keeps the others exactly' '
 	new_repo r17 &&
-	set_ranges r17 "web:41960-41969" "api:41970-41979" &&
+	set_ranges r17 "web:11960-11969" "api:11970-11979" &&
 	for w in a b c d
 	do
 		git -C r17 worktree add -q ../r17-$w &&

@@ -125,8 +125,8 @@ allocate_round() {
 
 test_expect_success 'setup: a repository with 8 linked worktrees' '
 	new_repo r &&
-	set_ranges r svc0:42000-42063 svc1:42100-42163 svc2:42200-42263 \
-		svc3:42300-42363 &&
+	set_ranges r svc0:12000-12063 svc1:12100-12163 svc2:12200-12263 \
+		svc3:12300-12363 &&
 	for w in $(seq 1 $NR_WT)
 	do
 		git -C r worktree add -q ../w$w || exit 1

@@ -167,8 +167,8 @@ kill_loop() {
 
 test_expect_success 'setup: a repository with 3 linked worktrees' '
 	new_repo r &&
-	set_ranges r svc0:42400-42431 svc1:42500-42531 svc2:42600-42631 \
-		svc3:42700-42731 probe:42800-42831 &&
+	set_ranges r svc0:12400-12431 svc1:12500-12531 svc2:12600-12631 \
+		svc3:12700-12731 probe:12800-12831 &&
 	git -C r worktree add -q ../w1 &&
 	git -C r worktree add -q ../w2 &&
 	git -C r worktree add -q ../w3 &&

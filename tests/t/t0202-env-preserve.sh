@@ -97,18 +97,18 @@ test_expect_success 'comments and blank lines are kept' '
 	printf "%s\n" "# the project" "" "FOO=bar" "   # indented" "" "" \
 		"BAZ=1 # trailing" >p1.env &&
 	printf "\n\n" >>p1.env &&
-	two_syncs p1 47600 p1.env $(wc -c <p1.env) lf
+	two_syncs p1 17600 p1.env $(wc -c <p1.env) lf
 '
 
 test_expect_success 'CRLF line ends are kept, and the block uses them' '
 	printf "# windows\r\nA=1\r\n\r\nB=two words\r\n" >p2.env &&
-	two_syncs p2 47700 p2.env $(wc -c <p2.env) crlf
+	two_syncs p2 17700 p2.env $(wc -c <p2.env) crlf
 '
 
 test_expect_success 'export lines are kept' '
 	printf "%s\n" "export A=1" "export  B=\"x y\"" "	export C=3" \
 		"exported=no" >p3.env &&
-	two_syncs p3 47800 p3.env $(wc -c <p3.env) lf
+	two_syncs p3 17800 p3.env $(wc -c <p3.env) lf
 '
 
 test_expect_success 'quoted values are kept' '
@@ -120,13 +120,13 @@ test_expect_success 'quoted values are kept' '
 	D="escaped \" quote"
 	E=${A}-$B
 	EOF
-	two_syncs p4 47900 p4.env $(wc -c <p4.env) lf
+	two_syncs p4 17900 p4.env $(wc -c <p4.env) lf
 '
 
 test_expect_success 'a missing final newline gets one, before the block' '
 	printf "A=1\nB=2" >p5.env &&
 	printf "A=1\nB=2\n" >p5.outside &&
-	two_syncs p5 48000 p5.outside 8 lf
+	two_syncs p5 18000 p5.outside 8 lf
 '
 
 test_expect_success 'a block in the middle is replaced where it is' '
@@ -141,17 +141,17 @@ test_expect_success 'a block in the middle is replaced where it is' '
 		cat p6.after
 	} >p6.env &&
 	cat p6.before p6.after >p6.outside &&
-	two_syncs p6 48100 p6.outside $(wc -c <p6.before) lf
+	two_syncs p6 18100 p6.outside $(wc -c <p6.before) lf
 '
 
 test_expect_success 'a block ending the file without a newline keeps none' '
 	printf "A=1\n%s\nPORT_WEB=1\n%s" "$BEGIN" "$END" >p7.env &&
 	printf "A=1\n" >p7.outside &&
-	two_syncs p7 48200 p7.outside 4 lf-noend
+	two_syncs p7 18200 p7.outside 4 lf-noend
 '
 
 test_expect_success 'a block with nothing left in it is removed cleanly' '
-	env_repo e1 48700 &&
+	env_repo e1 18700 &&
 	printf "# mine\nA=1\n" >e1-wt/.env &&
 	chmod 600 e1-wt/.env &&
 	cp e1-wt/.env e1.orig &&
@@ -168,7 +168,7 @@ test_expect_success 'a block with nothing left in it is removed cleanly' '
 '
 
 test_expect_success ROOT 'the owner of .env is kept' '
-	env_repo o1 48750 &&
+	env_repo o1 18750 &&
 	echo "A=1" >o1-wt/.env &&
 	chown 65534:65534 o1-wt/.env &&
 	chmod 640 o1-wt/.env &&
@@ -179,7 +179,7 @@ test_expect_success ROOT 'the owner of .env is kept' '
 '
 
 test_expect_success 'a begin marker without an end marker is left alone' '
-	env_repo u1 48770 &&
+	env_repo u1 18770 &&
 	printf "A=1\n%s\nPORT_WEB=1\nB=2\n" "$BEGIN" >u1-wt/.env &&
 	cp u1-wt/.env u1.before &&
 	touch -d "2001-02-03 04:05:06" u1-wt/.env &&
@@ -192,7 +192,7 @@ test_expect_success 'a begin marker without an end marker is left alone' '
 '
 
 test_expect_success 'a symlinked .env leading outside is refused' '
-	env_repo s1 48300 &&
+	env_repo s1 18300 &&
 	echo "OUTSIDE=1" >outside.env &&
 	chmod 640 outside.env &&
 	cp outside.env outside.before &&
@@ -212,7 +212,7 @@ test_expect_success 'a symlinked .env leading outside is refused' '
 '
 
 test_expect_success 'an absolute symlink leading outside is refused too' '
-	env_repo s2 48400 &&
+	env_repo s2 18400 &&
 	echo "OUTSIDE=1" >outside2.env &&
 	cp outside2.env outside2.before &&
 	ln -s "$TRASH/outside2.env" s2-wt/.env &&
@@ -223,7 +223,7 @@ test_expect_success 'an absolute symlink leading outside is refused too' '
 '
 
 test_expect_success 'a symlinked .env inside the worktree is written through' '
-	env_repo s3 48500 &&
+	env_repo s3 18500 &&
 	mkdir s3-wt/conf &&
 	echo "INSIDE=1" >s3-wt/conf/dev.env &&
 	ln -s conf/dev.env s3-wt/.env &&
@@ -242,10 +242,10 @@ test_expect_success 'a symlinked .env inside the worktree is written through' '
 # whole sync, so that both outcomes must turn up.
 KILLS=${KILLS:-50}
 test_expect_success 'SIGKILL during sync leaves the old or the new .env' '
-	env_repo k1 48600 &&
+	env_repo k1 18600 &&
 	REG=k1/design/worktrees/ports.json &&
 	cp $REG reg.A &&
-	set_ranges k1 web:48650-48659 api:48660-48669 &&
+	set_ranges k1 web:18650-18659 api:18660-18669 &&
 	cp $REG reg.B &&
 	printf "# mine\r\nKEEP=1\r\n" >k1-wt/.env &&
 	chmod 600 k1-wt/.env &&

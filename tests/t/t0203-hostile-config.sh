@@ -101,7 +101,7 @@ refused() {
 }
 
 test_expect_success 'a [vars] value with $(...) is skipped, nothing runs' '
-	hostile_repo v1 48800 &&
+	hostile_repo v1 18800 &&
 	write_ini v1 <<-\EOF &&
 	[service "web"]
 
@@ -115,7 +115,7 @@ test_expect_success 'a [vars] value with $(...) is skipped, nothing runs' '
 '
 
 test_expect_success 'a [vars] value with backquotes is skipped, nothing runs' '
-	hostile_repo v2 48810 &&
+	hostile_repo v2 18810 &&
 	write_ini v2 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -128,7 +128,7 @@ test_expect_success 'a [vars] value with backquotes is skipped, nothing runs' '
 '
 
 test_expect_success 'a [vars] value with ; | & or quotes is skipped' '
-	hostile_repo v3 48820 &&
+	hostile_repo v3 18820 &&
 	write_ini v3 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -147,7 +147,7 @@ test_expect_success 'a [vars] value with ; | & or quotes is skipped' '
 '
 
 test_expect_success 'a [vars] value with ${HOME} or $HOME is not expanded' '
-	hostile_repo v4 48830 &&
+	hostile_repo v4 18830 &&
 	write_ini v4 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -163,7 +163,7 @@ test_expect_success 'a [vars] value with ${HOME} or $HOME is not expanded' '
 '
 
 test_expect_success 'a [vars] name PATH is refused' '
-	hostile_repo n1 48840 &&
+	hostile_repo n1 18840 &&
 	write_ini n1 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -174,7 +174,7 @@ test_expect_success 'a [vars] name PATH is refused' '
 '
 
 test_expect_success 'a service var LD_PRELOAD is refused' '
-	hostile_repo n2 48850 &&
+	hostile_repo n2 18850 &&
 	write_ini n2 <<-\EOF &&
 	[service "web"]
 	var = LD_PRELOAD
@@ -184,7 +184,7 @@ test_expect_success 'a service var LD_PRELOAD is refused' '
 '
 
 test_expect_success 'a [vars] name GIT_DIR is refused' '
-	hostile_repo n3 48860 &&
+	hostile_repo n3 18860 &&
 	write_ini n3 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -195,7 +195,7 @@ test_expect_success 'a [vars] name GIT_DIR is refused' '
 '
 
 test_expect_success 'a [vars] name BASH_ENV is refused, in any case' '
-	hostile_repo n4 48870 &&
+	hostile_repo n4 18870 &&
 	write_ini n4 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -203,7 +203,7 @@ test_expect_success 'a [vars] name BASH_ENV is refused, in any case' '
 	EOF
 	hostile_add n4 &&
 	refused n4 3 &&
-	hostile_repo n5 48880 &&
+	hostile_repo n5 18880 &&
 	write_ini n5 <<-\EOF &&
 	[service "web"]
 	[vars]
@@ -214,7 +214,7 @@ test_expect_success 'a [vars] name BASH_ENV is refused, in any case' '
 '
 
 test_expect_success 'file = ../outside is refused' '
-	hostile_repo f1 48890 &&
+	hostile_repo f1 18890 &&
 	write_ini f1 <<-\EOF &&
 	[env]
 	file = ../f1-out/.env
@@ -225,7 +225,7 @@ test_expect_success 'file = ../outside is refused' '
 '
 
 test_expect_success 'file = a path leading out through .. is refused' '
-	hostile_repo f2 48900 &&
+	hostile_repo f2 18900 &&
 	mkdir f2/a &&
 	echo a >f2/a/README &&
 	write_ini f2 <<-\EOF &&
@@ -238,7 +238,7 @@ test_expect_success 'file = a path leading out through .. is refused' '
 '
 
 test_expect_success 'file = an absolute path is refused' '
-	hostile_repo f3 48910 &&
+	hostile_repo f3 18910 &&
 	write_ini f3 <<-\EOF &&
 	[env]
 	file = @OUT@/x.env
@@ -249,7 +249,7 @@ test_expect_success 'file = an absolute path is refused' '
 '
 
 test_expect_success 'file = /tmp/x is refused' '
-	hostile_repo f4 48920 &&
+	hostile_repo f4 18920 &&
 	write_ini f4 <<-\EOF &&
 	[env]
 	file = /tmp/x
@@ -260,7 +260,7 @@ test_expect_success 'file = /tmp/x is refused' '
 '
 
 test_expect_success 'file = .git/config is refused, in any case' '
-	hostile_repo f5 48930 &&
+	hostile_repo f5 18930 &&
 	write_ini f5 <<-\EOF &&
 	[env]
 	file = .git/config
@@ -268,7 +268,7 @@ test_expect_success 'file = .git/config is refused, in any case' '
 	EOF
 	hostile_add f5 &&
 	refused f5 2 &&
-	hostile_repo f6 48940 &&
+	hostile_repo f6 18940 &&
 	write_ini f6 <<-\EOF &&
 	[env]
 	file = .env, .GIT/hooks/post-checkout
@@ -279,7 +279,7 @@ test_expect_success 'file = .git/config is refused, in any case' '
 '
 
 test_expect_success 'a committed directory link leading outside is refused' '
-	hostile_repo f7 48950 &&
+	hostile_repo f7 18950 &&
 	ln -s "$TRASH/f7-out" f7/server &&
 	write_ini f7 <<-\EOF &&
 	[env]
@@ -293,7 +293,7 @@ test_expect_success 'a committed directory link leading outside is refused' '
 '
 
 test_expect_success 'a committed relative directory link leading out too' '
-	hostile_repo f8 48960 &&
+	hostile_repo f8 18960 &&
 	ln -s ../f8-out f8/server &&
 	write_ini f8 <<-\EOF &&
 	[env]
@@ -306,7 +306,7 @@ test_expect_success 'a committed relative directory link leading out too' '
 '
 
 test_expect_success 'a committed .env link leading outside is refused' '
-	hostile_repo f9 48970 &&
+	hostile_repo f9 18970 &&
 	ln -s ../f9-out/.env f9/.env &&
 	git -C f9 add -f .env &&
 	write_ini f9 <<-\EOF &&
@@ -318,7 +318,7 @@ test_expect_success 'a committed .env link leading outside is refused' '
 '
 
 test_expect_success 'a .worktree-ports.ini link leading outside is refused' '
-	hostile_repo f10 48980 &&
+	hostile_repo f10 18980 &&
 	printf "[env]\nfile = .env\n[service \"web\"]\n" >f10-out/ports.ini &&
 	ln -s ../f10-out/ports.ini f10/.worktree-ports.ini &&
 	commit_all f10 &&
@@ -343,7 +343,7 @@ main_checkout() {
 }
 
 test_expect_success 'a directory link into .git of the main worktree is refused' '
-	hostile_repo g1 49200 &&
+	hostile_repo g1 19200 &&
 	ln -s .git g1/g &&
 	cat >g1/.worktree-ports.ini <<-\EOF &&
 	[env]
@@ -352,7 +352,7 @@ test_expect_success 'a directory link into .git of the main worktree is refused'
 	EOF
 	main_checkout g1 &&
 	grep "^warning: .*directory ${SQ}g${SQ} leads into .git" g1.err &&
-	hostile_repo g2 49210 &&
+	hostile_repo g2 19210 &&
 	ln -s .git/hooks g2/h &&
 	cat >g2/.worktree-ports.ini <<-\EOF &&
 	[env]
@@ -364,7 +364,7 @@ test_expect_success 'a directory link into .git of the main worktree is refused'
 '
 
 test_expect_success 'a .env link into .git of the main worktree is refused' '
-	hostile_repo g3 49220 &&
+	hostile_repo g3 19220 &&
 	ln -s .git/config g3/.env &&
 	git -C g3 add -f .env &&
 	cat >g3/.worktree-ports.ini <<-\EOF &&
@@ -376,7 +376,7 @@ test_expect_success 'a .env link into .git of the main worktree is refused' '
 '
 
 test_expect_success 'a hostile worktree name expands to nothing unsafe' '
-	hostile_repo w1 49230 &&
+	hostile_repo w1 19230 &&
 	write_ini w1 <<-\EOF &&
 	[env]
 	compose_project_name = true
@@ -398,20 +398,20 @@ test_expect_success 'a hostile worktree name expands to nothing unsafe' '
 '
 
 test_expect_success 'service names with / or spaces are refused' '
-	hostile_repo s1 48990 &&
+	hostile_repo s1 18990 &&
 	write_ini s1 <<-\EOF &&
 	[service "../../s1-out/x"]
 	EOF
 	hostile_add s1 &&
 	refused s1 1 &&
-	hostile_repo s2 49000 &&
+	hostile_repo s2 19000 &&
 	write_ini s2 <<-\EOF &&
 	[service "web"]
 	[service "a b"]
 	EOF
 	hostile_add s2 &&
 	refused s2 2 &&
-	hostile_repo s3 49010 &&
+	hostile_repo s3 19010 &&
 	write_ini s3 <<-\EOF &&
 	[service "web"]
 	range = ../web
@@ -421,14 +421,14 @@ test_expect_success 'service names with / or spaces are refused' '
 '
 
 test_expect_success 'a health URL naming another host is refused' '
-	hostile_repo h1 49020 &&
+	hostile_repo h1 19020 &&
 	write_ini h1 <<-\EOF &&
 	[service "web"]
 	health = http://evil.example/
 	EOF
 	hostile_add h1 &&
 	refused h1 2 &&
-	hostile_repo h2 49030 &&
+	hostile_repo h2 19030 &&
 	write_ini h2 <<-\EOF &&
 	[service "web"]
 	health = /ok HTTP/1.0\r\nHost: evil.example
@@ -438,7 +438,7 @@ test_expect_success 'a health URL naming another host is refused' '
 '
 
 test_expect_success 'a huge config is refused' '
-	hostile_repo b1 49040 &&
+	hostile_repo b1 19040 &&
 	{
 		echo "[service \"web\"]" &&
 		for i in $(seq 1 1500); do
@@ -452,7 +452,7 @@ test_expect_success 'a huge config is refused' '
 '
 
 test_expect_success 'a config with a NUL byte is refused' '
-	hostile_repo b2 49050 &&
+	hostile_repo b2 19050 &&
 	printf "[service \"web\"]\n[vars]\nA = x\0\$(touch %s)\n" "$CANARY" |
 	write_ini b2 &&
 	hostile_add b2 &&
@@ -460,7 +460,7 @@ test_expect_success 'a config with a NUL byte is refused' '
 '
 
 test_expect_success 'a FIFO as .worktree-ports.ini is refused without blocking' '
-	hostile_repo b3 49060 &&
+	hostile_repo b3 19060 &&
 	commit_all b3 &&
 	hostile_add b3 &&
 	mkfifo b3-wt/.worktree-ports.ini &&
@@ -474,7 +474,7 @@ test_expect_success 'a FIFO as .worktree-ports.ini is refused without blocking' 
 '
 
 test_expect_success 'control characters in the config never reach stderr raw' '
-	hostile_repo c1 49070 &&
+	hostile_repo c1 19070 &&
 	printf "[service \"web\"]\ndescription = \033]0;title\007\033[2J\n[hooks\033[31m]\nkey = 1\n" |
 	write_ini c1 &&
 	hostile_add c1 &&

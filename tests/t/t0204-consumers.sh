@@ -82,7 +82,7 @@ print_vars() {
 }
 
 test_expect_success COMPOSE 'docker-compose config resolves the registry ports' '
-	consumer_repo c1 49300 &&
+	consumer_repo c1 19300 &&
 	web=$(json_get c1/$REG "allocations[worktree=c1-wt,service=web].port") &&
 	(cd c1-wt && env -u PORT_WEB -u DATABASE_URL -u API_URL -u MIX \
 		docker-compose config) >config.yml &&
@@ -105,7 +105,7 @@ test_expect_success COMPOSE 'docker-compose config resolves the registry ports' 
 '
 
 test_expect_success COMPOSE 'docker-compose takes its project name from .env' '
-	consumer_repo c2 49330 &&
+	consumer_repo c2 19330 &&
 	git -C c2 worktree add -q ../c2-other 2>/dev/null &&
 	git -C c2-other worktree-ports sync >/dev/null &&
 	for wt in c2-wt c2-other; do
@@ -120,7 +120,7 @@ print(get_project_name(\".\", environment=Environment.from_env_file(\".\")))"
 '
 
 test_expect_success DOTENV 'python-dotenv reads the registry values' '
-	consumer_repo c3 49360 &&
+	consumer_repo c3 19360 &&
 	python3 - c3-wt/.env >actual <<-\EOF &&
 	import sys
 	from dotenv import dotenv_values
@@ -131,7 +131,7 @@ test_expect_success DOTENV 'python-dotenv reads the registry values' '
 '
 
 test_expect_success 'sh reads the registry values with set -a' '
-	consumer_repo c4 49390 &&
+	consumer_repo c4 19390 &&
 	(cd c4-wt && env -i PATH="$PATH" NAMES="$NAMES" sh -c "
 		set -a && . ./.env && set +a &&
 		for n in \$NAMES; do
@@ -141,7 +141,7 @@ test_expect_success 'sh reads the registry values with set -a' '
 '
 
 test_expect_success 'eval of env --format sh gives the same values' '
-	consumer_repo c5 49420 &&
+	consumer_repo c5 19420 &&
 	(
 		unset $NAMES &&
 		cd c5-wt &&
@@ -156,7 +156,7 @@ test_expect_success 'eval of env --format sh gives the same values' '
 '
 
 test_expect_success DOTENV 'python-dotenv reads a CRLF .env the same' '
-	consumer_repo c6 49450 &&
+	consumer_repo c6 19450 &&
 	rm c6-wt/.env &&
 	printf "# windows\r\nOTHER=1\r\n" >c6-wt/.env &&
 	git -C c6-wt worktree-ports sync >/dev/null &&
@@ -173,7 +173,7 @@ test_expect_success DOTENV 'python-dotenv reads a CRLF .env the same' '
 '
 
 test_expect_success COMPOSE 'docker-compose reads a CRLF .env the same' '
-	consumer_repo c7 49480 &&
+	consumer_repo c7 19480 &&
 	rm c7-wt/.env &&
 	printf "# windows\r\nOTHER=1\r\n" >c7-wt/.env &&
 	git -C c7-wt worktree-ports sync >/dev/null &&
