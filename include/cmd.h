@@ -102,6 +102,17 @@ int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
  * SESSION_NO_LOAD: lock, load and drop removed worktrees' ports.
  */
 int session_load(struct session *s, unsigned flags, struct error *err);
+struct target;
+
+/*
+ * session_open() for a command that reads the registry: the ports of
+ * removed worktrees are dropped and saved at once, and, unless 't' is
+ * NULL, 't' is set to the worktree the command acts on (--worktree W, or
+ * the current one).
+ */
+int session_start(struct session *s, struct target *t,
+		  const struct cmd_opts *o, unsigned flags, struct error *err);
+
 /* Save the registry if anything changed. */
 int session_finish(struct session *s, struct error *err);
 void session_release(struct session *s);

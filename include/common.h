@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define UNUSED __attribute__((unused))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -32,6 +33,22 @@ char *xstrdup(const char *s);
 /* xstrdup(), but NULL stays NULL. */
 char *xstrdup_or_null(const char *s);
 char *xstrndup(const char *s, size_t n);
+
+/* Room for "YYYY-MM-DDTHH:MM:SSZ" and its NUL. */
+#define UTC_TIME_SIZE 21
+
+/*
+ * Write 't' into 'buf' as "YYYY-MM-DDTHH:MM:SSZ", the form every time in
+ * the registry and the log has. Returns 'buf', or NULL (and 'buf' empty)
+ * for a time that cannot be written so.
+ */
+char *iso8601_utc(char buf[UTC_TIME_SIZE], time_t t);
+
+/*
+ * "user@host" for the current user, as allocations and the log record who
+ * did something. The caller frees it.
+ */
+char *user_at_host(void);
 
 /*
  * Grow 'p', an array of 'nr' used elements and 'alloc' allocated ones, so

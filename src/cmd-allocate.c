@@ -9,7 +9,6 @@
 #include "registry.h"
 #include "sbuf.h"
 
-#include <pwd.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,31 +26,6 @@ static bool is_taken(uint16_t port, void *payload)
 
 	return portset_has(&t->here, port) || portset_has(&t->peers, port) ||
 	       registry_reserved_at(t->reg, port) || probe_port_in_use(port);
-}
-
-static void now_iso8601(char *buf, size_t size)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static char *who_am_i(void)
-{
-	struct sbuf who = SBUF_INIT;
-	struct passwd *pw = getpwuid(getuid());
-	char host[256] = "localhost";
-
-	gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	if (pw && pw->pw_name)
-		sbuf_addstr(&who, pw->pw_name);
-	else
-		sbuf_addf(&who, "%lu", (unsigned long)getuid());
-	sbuf_addf(&who, "@%s", host);
-	return sbuf_detach(&who);
 }
 
 /* Why 'port', asked for with --port, cannot be had; 0 if it can. */
@@ -169,7 +143,7 @@ int session_allocate(struct session *s, struct picker *pk,
 {
 	struct allocation a = { 0 };
 	const struct range *r;
-	char when[32];
+	char when[UTC_TIME_SIZE];
 	char *who = NULL;
 	uint16_t port = 0;
 	size_t i;
@@ -238,8 +212,8 @@ int session_allocate(struct session *s, struct picker *pk,
 	if (ret < 0)
 		return ret;
 
-	now_iso8601(when, sizeof(when));
-	who = who_am_i();
+	iso8601_utc(when, time(NULL));
+	who = user_at_host();
 	a.port = port;
 	a.worktree = t->name;
 	a.path = t->path;

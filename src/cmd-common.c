@@ -175,6 +175,20 @@ int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
 	return session_load(s, flags, err);
 }
 
+int session_start(struct session *s, struct target *t,
+		  const struct cmd_opts *o, unsigned flags, struct error *err)
+{
+	int ret;
+
+	ret = session_open(s, o, flags, err);
+	if (ret < 0)
+		return ret;
+	ret = session_finish(s, err);
+	if (ret < 0 || !t)
+		return ret;
+	return session_target(t, s, o->worktree, err);
+}
+
 int session_load(struct session *s, unsigned flags, struct error *err)
 {
 	unsigned load_flags = 0;

@@ -18,6 +18,7 @@
 
 #define DEFAULT_CHECK_MS 2000
 #define DEFAULT_WAIT_MS 60000
+#define MIN_ATTEMPT_MS 50
 
 /* One allocation to check, copied so the registry can be reloaded. */
 struct checked {
@@ -210,15 +211,6 @@ static int run_checks(struct checked_list *l, int timeout_ms,
 	return 0;
 }
 
-static void now_iso8601(char *buf, size_t size)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /*
  * Write the results back: reload the registry under its lock (it was let
  * go during the check, so other commands were not held up), update the
@@ -228,14 +220,14 @@ static void now_iso8601(char *buf, size_t size)
 static int write_back(struct session *s, const struct checked_list *l,
 		      struct error *err)
 {
-	char when[32];
+	char when[UTC_TIME_SIZE];
 	size_t i;
 	int ret;
 
 	ret = session_load(s, SESSION_NO_AUTORELEASE, err);
 	if (ret < 0)
 		return ret;
-	now_iso8601(when, sizeof(when));
+	iso8601_utc(when, time(NULL));
 	for (i = 0; i < l->nr; i++) {
 		const struct checked *ck = &l->items[i];
 		const char *status = health_status_name(ck->result.status);
@@ -388,17 +380,9 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 	long start;
 	int ret;
 
-	ret = session_open(&s, o, 0, err);
+	ret = session_start(&s, o->all ? NULL : &t, o, 0, err);
 	if (ret < 0)
 		goto out;
-	ret = session_finish(&s, err);
-	if (ret < 0)
-		goto out;
-	if (!o->all) {
-		ret = session_target(&t, &s, o->worktree, err);
-		if (ret < 0)
-			goto out;
-	}
 	for (i = 0; i < s.reg->nr_allocs; i++) {
 		const struct allocation *a = &s.reg->allocs[i];
 
@@ -455,13 +439,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 	long k;
 	int ret;
 
-	ret = session_open(&s, o, 0, err);
-	if (ret < 0)
-		goto out;
-	ret = session_finish(&s, err);
-	if (ret < 0)
-		goto out;
-	ret = session_target(&t, &s, o->worktree, err);
+	ret = session_start(&s, &t, o, 0, err);
 	if (ret < 0)
 		goto out;
 	k = registry_find(s.reg, t.name, service);
@@ -490,9 +468,14 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 		if (l.items[0].result.status == HEALTH_HEALTHY)
 			break;
 		left = deadline - usec_now() / 1000;
-		if (left <= 0)
+		/*
+		 * Too little time left for another real attempt: keep what
+		 * the last one saw ("HTTP 500"), not "timed out after 0 ms".
+		 */
+		if (left <= MIN_ATTEMPT_MS)
 			break;
-		sleep_ms(pause < left ? pause : left);
+		sleep_ms(pause < left - MIN_ATTEMPT_MS ? pause :
+							  left - MIN_ATTEMPT_MS);
 		if (pause < 1000)
 			pause *= 2;
 		free(l.items[0].command);

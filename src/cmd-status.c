@@ -304,17 +304,9 @@ int cmd_status(const struct cmd_opts *o, struct error *err)
 				"--timeout and --verbose go with --health-check");
 		return ret;
 	}
-	ret = session_open(&s, o, 0, err);
+	ret = session_start(&s, o->all ? NULL : &t, o, 0, err);
 	if (ret < 0)
 		goto out;
-	ret = session_finish(&s, err);
-	if (ret < 0)
-		goto out;
-	if (!o->all) {
-		ret = session_target(&t, &s, o->worktree, err);
-		if (ret < 0)
-			goto out;
-	}
 	nr = collect_rows(&rows, s.reg, o->all ? NULL : t.name);
 	if (o->json)
 		print_json(&s, rows, nr, o->all,
@@ -352,13 +344,7 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 		error_hint(err, "use --format dotenv, sh or json");
 		return ret;
 	}
-	ret = session_open(&s, o, 0, err);
-	if (ret < 0)
-		goto out;
-	ret = session_finish(&s, err);
-	if (ret < 0)
-		goto out;
-	ret = session_target(&t, &s, o->worktree, err);
+	ret = session_start(&s, &t, o, 0, err);
 	if (ret < 0)
 		goto out;
 	if (t.path) {

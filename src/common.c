@@ -1,6 +1,8 @@
 #include "common.h"
 
+#include <pwd.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static void die_oom(size_t size)
 {
@@ -56,4 +58,36 @@ char *xstrndup(const char *s, size_t n)
 	if (!p)
 		die_oom(n + 1);
 	return p;
+}
+
+char *iso8601_utc(char buf[UTC_TIME_SIZE], time_t t)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(buf, UTC_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm) !=
+		    UTC_TIME_SIZE - 1) {
+		buf[0] = '\0';
+		return NULL;
+	}
+	return buf;
+}
+
+char *user_at_host(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "localhost";
+	char user[32];
+	size_t len;
+	char *out;
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(user, sizeof(user), "%lu", (unsigned long)getuid());
+	len = strlen(pw && pw->pw_name ? pw->pw_name : user) + strlen(host) + 2;
+	out = xmalloc(len);
+	snprintf(out, len, "%s@%s", pw && pw->pw_name ? pw->pw_name : user,
+		 host);
+	return out;
 }

@@ -31,7 +31,7 @@ test_expect_success 'a range filled across two repositories is full in both' '
 	git -C b2 worktree add -q ../b2-wt &&
 	git -C a2 worktree-ports allocate web -q >p1 &&
 	git -C a2-wt worktree-ports allocate web -q >p2 &&
-	printf "12110\n42111\n42112\n" >all &&
+	printf "12110\n12111\n12112\n" >all &&
 	sort p1 p2 >taken &&
 	comm -23 all taken >expect &&
 	test_line_count = 1 expect &&
