@@ -2,6 +2,7 @@
 #include "actlog.h"
 #include "error.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -19,10 +20,6 @@
 #define LOG_NAME "ports.log"
 #define TIME_FORMAT "%Y-%m-%dT%H:%M:%SZ"
 #define TIME_SIZE 32
-
-/* How much of a user's text a message shows, before "..." */
-#define SHOW_MAX 64
-#define SHOW_SIZE (SHOW_MAX * 4 + 8)
 
 static const char *const actions[] = {
 	"allocate", "release", "auto-release", "prune", "repair", "health",
@@ -49,32 +46,6 @@ bool actlog_is_action(const char *action)
 		if (!strcmp(action, actions[i]))
 			return true;
 	return false;
-}
-
-/*
- * Copy user text into 'buf' for a message: printable ASCII as is, other
- * bytes as \xNN, so a log line cannot write to the terminal.
- */
-static const char *show(char *buf, size_t size, const char *s, size_t len)
-{
-	size_t used = 0, n;
-
-	for (n = 0; n < len && used + 8 < size; n++) {
-		unsigned char ch = s[n];
-
-		if (n == SHOW_MAX) {
-			memcpy(buf + used, "...", 3);
-			used += 3;
-			break;
-		}
-		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
-			used += snprintf(buf + used, size - used, "\\x%02x",
-					 ch);
-		else
-			buf[used++] = ch;
-	}
-	buf[used] = '\0';
-	return buf;
 }
 
 /* 'n' decimal digits at 's' into '*out'. */
@@ -143,7 +114,7 @@ int actlog_parse_since(time_t *out, const char *spec, time_t now,
 	/* A bound that keeps n * seconds far from overflow. */
 	const unsigned long long cap = 1000000000000ULL;
 	unsigned long long n = 0, unit;
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 	const char *p;
 	time_t t;
 	int ret;
@@ -174,7 +145,7 @@ int actlog_parse_since(time_t *out, const char *spec, time_t now,
 	default:
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"invalid time '%s' for --since",
-				show(shown, sizeof(shown), spec, strlen(spec)));
+				text_show(shown, sizeof(shown), spec));
 		error_hint(
 			err,
 			"give a duration (45s, 30m, 2h, 3d, 1w) or a UTC time (2026-11-21T10:00:00Z)");
@@ -189,55 +160,21 @@ int actlog_parse_since(time_t *out, const char *spec, time_t now,
 
 /* Writing */
 
-/*
- * Length of the valid UTF-8 sequence at 's', or 0: no overlong forms,
- * surrogates or code points past U+10FFFF, as jansson requires.
- */
-static size_t utf8_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	/* The NUL at the end fails this test, so no read goes past it. */
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* 's' as valid UTF-8: each byte that is not part of it becomes U+FFFD. */
 static void add_utf8(struct sbuf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0;
 
-	while (*p) {
-		size_t n = utf8_len(p);
+	while (i < len) {
+		size_t n = text_utf8_len(p + i, len - i);
 
 		if (n) {
-			sbuf_add(out, p, n);
-			p += n;
+			sbuf_add(out, p + i, n);
+			i += n;
 		} else {
 			sbuf_addstr(out, "\xef\xbf\xbd");
-			p++;
+			i++;
 		}
 	}
 }
@@ -322,7 +259,7 @@ static void add_line(struct sbuf *out, const char *line)
 static int render(struct sbuf *out, const struct actlog_entry *entries,
 		  size_t nr, const char *log_path, struct error *err)
 {
-	char now[TIME_SIZE], shown[SHOW_SIZE];
+	char now[TIME_SIZE], shown[TEXT_SHOW_SIZE];
 	char *me = NULL;
 	size_t i;
 	int ret = 0;
@@ -342,8 +279,7 @@ static int render(struct sbuf *out, const struct actlog_entry *entries,
 			ret = error_set(
 				err, ERR_FAIL, log_path, 0, NULL,
 				"malformed time '%s' in a log entry; nothing logged",
-				show(shown, sizeof(shown), e->time,
-				     strlen(e->time)));
+				text_show(shown, sizeof(shown), e->time));
 			goto out;
 		}
 		if (!e->by && !me)
@@ -605,7 +541,7 @@ static bool get_int(struct reader *r, const json_t *obj, const char *key,
 
 static bool get_fields(struct reader *r, const json_t *obj, struct fields *fl)
 {
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 
 	if (!get_string(r, obj, "time", &fl->time) ||
 	    !get_string(r, obj, "action", &fl->action) ||
@@ -623,7 +559,7 @@ static bool get_fields(struct reader *r, const json_t *obj, struct fields *fl)
 	if (!parse_utc(fl->time, false, &fl->when)) {
 		skip(r, 0, "time",
 		     "malformed time '%s', expected YYYY-MM-DDTHH:MM:SSZ",
-		     show(shown, sizeof(shown), fl->time, strlen(fl->time)));
+		     text_show(shown, sizeof(shown), fl->time));
 		return false;
 	}
 	if (!fl->action || !*fl->action) {
@@ -675,7 +611,7 @@ static bool blank(const char *s, size_t len)
 
 static void read_line(struct reader *r, const char *text, size_t len)
 {
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 	struct fields fl;
 	json_error_t jerr;
 	json_t *obj;
@@ -685,7 +621,7 @@ static void read_line(struct reader *r, const char *text, size_t len)
 	obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!obj) {
 		skip(r, jerr.column > 0 ? jerr.column : 0, NULL, "%s",
-		     show(shown, sizeof(shown), jerr.text, strlen(jerr.text)));
+		     text_show(shown, sizeof(shown), jerr.text));
 		return;
 	}
 	if (!json_is_object(obj))

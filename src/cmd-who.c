@@ -6,6 +6,7 @@
 #include "probe.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 #include "wt.h"
 
 #include <limits.h>
@@ -13,54 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The length of the UTF-8 sequence at 's' (NUL-terminated), or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4;
-	else
-		return 0;
-	/* no overlong forms, no surrogates, nothing past U+10FFFF */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return need;
-}
-
 void cmd_add_printable(struct sbuf *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		size_t n = *p < 0x80 ? 1 : utf8_len(p);
-
-		/* C1 controls (U+0080-U+009F) are escapes to some terminals */
-		if (!n || *p < 0x20 || *p == 0x7f ||
-		    (*p == 0xc2 && p[1] < 0xa0)) {
-			sbuf_addf(out, "\\x%02x", *p);
-			p++;
-			continue;
-		}
-		sbuf_add(out, p, n);
-		p += n;
-	}
+	text_add_printable(out, s, strlen(s), 0);
 }
 
 char *session_worktree_dir(const struct session *s, const char *worktree,

@@ -3,6 +3,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <ini.h>
-
-/* How much of a user's string a message shows. */
-#define SHOW_MAX 64
 
 /*
  * Variables that a shell, the dynamic loader, an interpreter, git or a
@@ -141,34 +139,6 @@ static bool is_safe(int ch)
 	return is_alpha(ch) || is_digit(ch) ||
 	       (ch && strchr(CONFIG_SAFE_CHARS, ch));
 }
-
-/*
- * Copy user text into 'buf' for a message: printable ASCII as is, other
- * bytes as \xNN, at most SHOW_MAX bytes of it and then "...".
- */
-static const char *show(char *buf, size_t size, const char *s)
-{
-	size_t used = 0, n = 0;
-
-	for (; *s && used + 8 < size; s++, n++) {
-		unsigned char ch = *s;
-
-		if (n == SHOW_MAX) {
-			memcpy(buf + used, "...", 3);
-			used += 3;
-			break;
-		}
-		if (ch < 0x20 || ch >= 0x7f || ch == '\\')
-			used += snprintf(buf + used, size - used, "\\x%02x",
-					 ch);
-		else
-			buf[used++] = ch;
-	}
-	buf[used] = '\0';
-	return buf;
-}
-
-#define SHOW_SIZE (SHOW_MAX * 4 + 8)
 
 __attribute__((format(printf, 4, 5))) static void
 fail(struct parser *p, int line, const char *field, const char *fmt, ...)
@@ -306,14 +276,14 @@ bool config_valid_var_name(const char *name)
 static void bad_var_name(struct parser *p, int line, const char *field,
 			 const char *name)
 {
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 	size_t i, len = strlen(name);
 	bool ident = len && (is_alpha(name[0]) || name[0] == '_');
 
 	for (i = 0; ident && i < len; i++)
 		if (!is_alpha(name[i]) && !is_digit(name[i]) && name[i] != '_')
 			ident = false;
-	show(shown, sizeof(shown), name);
+	text_show(shown, sizeof(shown), name);
 	if (!ident)
 		fail(p, line, field,
 		     "'%s' is not a variable name: use letters, digits and '_', not starting with a digit",
@@ -329,46 +299,6 @@ static void bad_var_name(struct parser *p, int line, const char *field,
 		fail(p, line, field,
 		     "'%s' would shadow a variable that shells or tools use; choose another name",
 		     shown);
-}
-
-/* Valid UTF-8 without C0 or C1 control characters or DEL? */
-static bool clean_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned cp, need, i;
-
-		if (*p < 0x80) {
-			if (is_control(*p))
-				return false;
-			p++;
-			continue;
-		}
-		if (*p >= 0xc2 && *p <= 0xdf) {
-			need = 1;
-			cp = *p & 0x1f;
-		} else if (*p >= 0xe0 && *p <= 0xef) {
-			need = 2;
-			cp = *p & 0x0f;
-		} else if (*p >= 0xf0 && *p <= 0xf4) {
-			need = 3;
-			cp = *p & 0x07;
-		} else {
-			return false;
-		}
-		for (i = 1; i <= need; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-		    (cp >= 0x80 && cp <= 0x9f))
-			return false;
-		p += need + 1;
-	}
-	return true;
 }
 
 static int parse_bool(bool *out, const char *s)
@@ -490,7 +420,7 @@ static bool duplicate_key(struct parser *p, int *seen, const char *field)
 
 static void env_key(struct parser *p, const char *name, const char *value)
 {
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 
 	if (!strcmp(name, "file")) {
 		if (!duplicate_key(p, &p->file_line, "env.file"))
@@ -502,10 +432,10 @@ static void env_key(struct parser *p, const char *name, const char *value)
 		if (parse_bool(&p->c->compose_project_name, value) < 0)
 			fail(p, p->lineno, "env.compose_project_name",
 			     "expected true or false, not '%s'",
-			     show(shown, sizeof(shown), value));
+			     text_show(shown, sizeof(shown), value));
 	} else {
 		warn(p, p->lineno, NULL, "unknown key '%s' in [env], ignored",
-		     show(shown, sizeof(shown), name));
+		     text_show(shown, sizeof(shown), name));
 	}
 }
 
@@ -530,7 +460,7 @@ static void service_key(struct parser *p, const char *name, const char *value)
 {
 	struct config_service *svc = &p->c->services[p->service];
 	struct service_lines *lines = &p->lines[p->service];
-	char field[ERROR_FIELD_MAX], shown[SHOW_SIZE];
+	char field[ERROR_FIELD_MAX], shown[TEXT_SHOW_SIZE];
 	const char *why;
 
 	field_service(field, sizeof(field), svc->name, name);
@@ -540,7 +470,8 @@ static void service_key(struct parser *p, const char *name, const char *value)
 		if (!alloc_valid_name(value))
 			fail(p, p->lineno, field,
 			     "invalid range name '%s': use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit",
-			     show(shown, sizeof(shown), value), ALLOC_NAME_MAX);
+			     text_show(shown, sizeof(shown), value),
+			     ALLOC_NAME_MAX);
 		else
 			svc->range = xstrdup(value);
 	} else if (!strcmp(name, "var")) {
@@ -561,7 +492,7 @@ static void service_key(struct parser *p, const char *name, const char *value)
 	} else if (!strcmp(name, "description")) {
 		if (duplicate_key(p, &lines->description, field))
 			return;
-		if (!clean_utf8(value))
+		if (!text_is_printable(value))
 			warn(p, p->lineno, field,
 			     "holds a control character or invalid UTF-8, ignored");
 		else if (*value)
@@ -569,7 +500,7 @@ static void service_key(struct parser *p, const char *name, const char *value)
 	} else {
 		warn(p, p->lineno, NULL,
 		     "unknown key '%s' in [service \"%s\"], ignored",
-		     show(shown, sizeof(shown), name), svc->name);
+		     text_show(shown, sizeof(shown), name), svc->name);
 	}
 }
 
@@ -609,7 +540,7 @@ static int handle(void *user, const char *section, const char *name,
 		  const char *value)
 {
 	struct parser *p = user;
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 	size_t len = strlen(section);
 
 	if (p->failed)
@@ -627,7 +558,7 @@ static int handle(void *user, const char *section, const char *name,
 	switch (p->kind) {
 	case SECTION_NONE:
 		warn(p, p->lineno, NULL, "key '%s' before any section, ignored",
-		     show(shown, sizeof(shown), name));
+		     text_show(shown, sizeof(shown), name));
 		break;
 	case SECTION_UNKNOWN:
 		break;
@@ -650,7 +581,7 @@ static void service_header(struct parser *p, const char *q, const char *end)
 	struct config *c = p->c;
 	struct config_service *svc;
 	const char *name, *close;
-	char *copy = NULL, shown[SHOW_SIZE];
+	char *copy = NULL, shown[TEXT_SHOW_SIZE];
 	size_t i;
 
 	while (q < end && is_space(*q))
@@ -666,7 +597,7 @@ static void service_header(struct parser *p, const char *q, const char *end)
 	if (!alloc_valid_name(copy)) {
 		fail(p, p->lineno, NULL,
 		     "invalid service name '%s': use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit",
-		     show(shown, sizeof(shown), copy), ALLOC_NAME_MAX);
+		     text_show(shown, sizeof(shown), copy), ALLOC_NAME_MAX);
 		goto out;
 	}
 	for (i = 0; i < c->nr_services; i++) {
@@ -702,7 +633,7 @@ static void section_header(struct parser *p, const char *s, const char *end)
 	const char *close = find_chars_or_comment(s + 1, end, "]");
 	const char *rest = close + 1, *name = s + 1, *name_end = close;
 	char *copy;
-	char shown[SHOW_SIZE];
+	char shown[TEXT_SHOW_SIZE];
 	size_t len;
 	int *seen = NULL;
 
@@ -744,7 +675,7 @@ static void section_header(struct parser *p, const char *s, const char *end)
 		p->kind = SECTION_UNKNOWN;
 		copy = xstrndup(name, len);
 		warn(p, p->lineno, NULL, "unknown section [%s], ignored",
-		     show(shown, sizeof(shown), copy));
+		     text_show(shown, sizeof(shown), copy));
 		free(copy);
 		return;
 	}
@@ -852,7 +783,7 @@ static int placeholder(struct sbuf *out, const struct config *c,
 		       const char *name, size_t len,
 		       const struct config_context *ctx, struct sbuf *why)
 {
-	char shown[SHOW_SIZE], *copy = xstrndup(name, len);
+	char shown[TEXT_SHOW_SIZE], *copy = xstrndup(name, len);
 	const char *service = copy + 5;
 	uint16_t port = 0;
 	int ret = 0;
@@ -877,7 +808,7 @@ static int placeholder(struct sbuf *out, const struct config *c,
 		if (find_service(c, service, strlen(service)) < 0) {
 			sbuf_addf(why,
 				  "${port:%s} names no service of this file",
-				  show(shown, sizeof(shown), service));
+				  text_show(shown, sizeof(shown), service));
 			ret = ERR_CONFIG;
 		} else if (ctx) {
 			ret = ctx->port
@@ -893,7 +824,7 @@ static int placeholder(struct sbuf *out, const struct config *c,
 		}
 	} else {
 		sbuf_addf(why, "unknown placeholder '${%s}'",
-			  show(shown, sizeof(shown), copy));
+			  text_show(shown, sizeof(shown), copy));
 		ret = ERR_CONFIG;
 	}
 	free(copy);

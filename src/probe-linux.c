@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -606,58 +607,26 @@ static char *link_at(int dirfd, const char *name)
 	return sbuf_detach(&sb);
 }
 
-/* The length of the UTF-8 sequence at 's' (at most 'len' bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4;
-	else
-		return 0;
-	/* no overlong forms, no surrogates, nothing past U+10FFFF */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return need;
-}
-
 /*
  * argv as /proc/PID/cmdline has it, NUL after each argument, into one
  * line that is safe to print and valid UTF-8.
  */
 static void add_cmdline(struct sbuf *out, const char *argv, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)argv;
 	size_t i = 0;
 
-	while (len && !s[len - 1])
+	while (len && !argv[len - 1])
 		len--;
 	while (i < len) {
-		size_t n = s[i] < 0x80 ? 1 : utf8_len(s + i, len - i);
+		const char *nul = memchr(argv + i, '\0', len - i);
+		size_t n = nul ? (size_t)(nul - (argv + i)) : len - i;
 
-		if (!s[i])
+		text_add_printable(out, argv + i, n, TEXT_KEEP_C1);
+		i += n;
+		if (i < len) {
 			sbuf_addch(out, ' ');
-		else if (!n || s[i] < 0x20 || s[i] == 0x7f)
-			sbuf_addf(out, "\\x%02x", s[i]);
-		else
-			sbuf_add(out, s + i, n);
-		i += n ? n : 1;
+			i++;
+		}
 	}
 }
 

@@ -1,5 +1,6 @@
 #include "common.h"
 #include "registry-scan.h"
+#include "text.h"
 
 #include <limits.h>
 
@@ -93,43 +94,6 @@ static inline const char *skip_space(const char *p, const char *end)
 }
 
 /*
- * The length of the UTF-8 sequence at 'p' if it is one jansson accepts:
- * no overlong forms, no surrogates, nothing above U+10FFFF. 0 if not.
- */
-static size_t utf8_length(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	uint32_t cp, min;
-	size_t n, i;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/*
  * The bytes of 'w' that need a closer look in a string: a quote, a
  * backslash, a control character or a byte above 0x7f, each marked by
  * its top bit. No byte before the first one that needs it is marked.
@@ -176,10 +140,11 @@ static const char *string_end_slow(const char *p, const char *end,
 			p += 2;
 			continue;
 		}
-		n = utf8_length((const unsigned char *)p,
-				(const unsigned char *)end);
+		if ((unsigned char)*p < 0x80)
+			return NULL; /* a control character */
+		n = text_utf8_len((const unsigned char *)p, (size_t)(end - p));
 		if (!n)
-			return NULL; /* a control character, or not UTF-8 */
+			return NULL; /* not UTF-8 */
 		p += n;
 	}
 }

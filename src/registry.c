@@ -3,6 +3,7 @@
 #include "registry-scan.h"
 #include "error.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -1242,42 +1243,10 @@ static bool valid_name(const char *s)
 	return i > 0;
 }
 
-static bool valid_utf8(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned c = *p++;
-		uint32_t cp, min;
-		int more;
-
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf)
-			more = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			more = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			more = 3;
-		else
-			return false;
-		cp = c & (0x3f >> more);
-		min = more == 1 ? 0x80 : more == 2 ? 0x800 : 0x10000;
-		for (; more; more--, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return false; /* also stops at the NUL */
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-	}
-	return true;
-}
-
 static int check_string(struct parse *p, const struct where *w, const char *key,
 			const char *s)
 {
-	if (!p->saving || !s || valid_utf8(s))
+	if (!p->saving || !s || text_valid_utf8(s))
 		return 0;
 	return corrupt(p, w, key, NULL, "is not valid UTF-8");
 }
