@@ -211,13 +211,19 @@ static void describe_holder(struct sbuf *why, struct sbuf *brief,
 	sbuf_release(&cmd);
 }
 
+/* A live allocation: its index in the registry, and its port to sort by. */
+struct live {
+	uint16_t port;
+	size_t i;
+};
+
 /* Everything session_misfits() works with. */
 struct survey {
 	struct session *s;
 	const char *worktree;
 	char **gone; /* sorted names */
 	size_t nr_gone;
-	size_t *order; /* live allocations, sorted by port */
+	struct live *order; /* sorted by port, then index */
 	size_t nr_live;
 	char **dirs; /* per allocation, filled on first need */
 	bool *have_dir;
@@ -239,16 +245,13 @@ static bool is_gone(const struct survey *sv, const char *worktree)
 				      sizeof(*sv->gone), cmp_str);
 }
 
-static const struct registry *sort_reg; /* for cmp_by_port */
-
-static int cmp_by_port(const void *a, const void *b)
+static int cmp_live(const void *a, const void *b)
 {
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	uint16_t px = sort_reg->allocs[x].port, py = sort_reg->allocs[y].port;
+	const struct live *x = a, *y = b;
 
-	if (px != py)
-		return px < py ? -1 : 1;
-	return x < y ? -1 : x > y;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
 }
 
 static int cmp_listener_port(const void *a, const void *b)
@@ -334,14 +337,14 @@ static void survey_start(struct survey *sv, const struct released_list *gone)
 
 		if (is_gone(sv, a->worktree))
 			continue;
-		sv->order[sv->nr_live++] = i;
+		sv->order[sv->nr_live].port = a->port;
+		sv->order[sv->nr_live++].i = i;
 		if (in_scope(sv, a)) {
 			portset_add(sv->ports, a->port);
 			any = true;
 		}
 	}
-	sort_reg = reg;
-	qsort(sv->order, sv->nr_live, sizeof(*sv->order), cmp_by_port);
+	qsort(sv->order, sv->nr_live, sizeof(*sv->order), cmp_live);
 	if (!any)
 		return;
 
@@ -422,18 +425,17 @@ static void note_unclear(const struct allocation *a, const struct holder *h,
  */
 static size_t keeper_of(struct survey *sv, size_t first, size_t end)
 {
-	const struct registry *reg = sv->s->reg;
 	const struct probe_listener *ls;
 	struct holder h;
 	size_t i, nr;
 
-	ls = listeners_of(sv, reg->allocs[sv->order[first]].port, &nr);
+	ls = listeners_of(sv, sv->order[first].port, &nr);
 	for (i = first; nr && i < end; i++) {
-		judge(&h, ls, nr, dir_of(sv, sv->order[i]));
+		judge(&h, ls, nr, dir_of(sv, sv->order[i].i));
 		if (h.hold == HOLD_INSIDE)
-			return sv->order[i];
+			return sv->order[i].i;
 	}
-	return sv->order[first];
+	return sv->order[first].i;
 }
 
 /* The misfits of allocation 'i', which shares its port with 'keeper'. */
@@ -526,20 +528,20 @@ int session_misfits(struct misfit_list *out, struct session *s,
 	sv.worktree = worktree;
 	survey_start(&sv, gone);
 	for (first = 0; first < sv.nr_live; first = end) {
-		uint16_t port = s->reg->allocs[sv.order[first]].port;
+		uint16_t port = sv.order[first].port;
 		bool wanted = false;
 
-		for (end = first; end < sv.nr_live &&
-				  s->reg->allocs[sv.order[end]].port == port;
-		     end++)
-			wanted |= in_scope(&sv, &s->reg->allocs[sv.order[end]]);
+		for (end = first;
+		     end < sv.nr_live && sv.order[end].port == port; end++)
+			wanted |=
+				in_scope(&sv, &s->reg->allocs[sv.order[end].i]);
 		if (!wanted)
 			continue;
 		keeper = end - first > 1 ? keeper_of(&sv, first, end)
-					 : sv.order[first];
+					 : sv.order[first].i;
 		for (k = first; k < end; k++)
-			if (in_scope(&sv, &s->reg->allocs[sv.order[k]]))
-				survey_one(out, &sv, sv.order[k], keeper);
+			if (in_scope(&sv, &s->reg->allocs[sv.order[k].i]))
+				survey_one(out, &sv, sv.order[k].i, keeper);
 	}
 	survey_release(&sv);
 	/* back to registry order, each allocation's reasons in kind order */
