@@ -3,7 +3,6 @@
 #include "error.h"
 #include "sbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "unit.h"
 
 /* 2026-11-21T10:00:00Z */
 #define NOW ((time_t)1795255200)
@@ -49,40 +50,11 @@ static void warnings_release(struct warnings *ws)
 	ws->nr = 0;
 }
 
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	struct dirent *e;
-	DIR *d;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((e = readdir(d))) {
-			struct sbuf sub = SBUF_INIT;
-
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			sbuf_addf(&sub, "%s/%s", path, e->d_name);
-			rm_rf(sub.buf);
-			sbuf_release(&sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 
-	snprintf(f->root, sizeof(f->root), "/tmp/test-actlog.XXXXXX");
-	if (!mkdtemp(f->root)) {
+	if (make_temp_dir(f->root, sizeof(f->root), "actlog") < 0) {
 		free(f);
 		return -1;
 	}
@@ -104,17 +76,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), fp));
-	assert_int_equal(0, fclose(fp));
-}
-
 /* The whole file; "" if it does not exist. The caller frees it. */
-static char *read_file(const char *path)
+static char *read_text(const char *path)
 {
 	struct sbuf sb = SBUF_INIT;
 
@@ -125,7 +88,7 @@ static char *read_file(const char *path)
 
 static size_t count_lines(const char *path)
 {
-	char *text = read_file(path), *p;
+	char *text = read_text(path), *p;
 	size_t n = 0;
 
 	for (p = text; *p; p++)
@@ -277,7 +240,7 @@ static void test_append_writes_one_line_in_key_order(void **state)
 	char *text;
 
 	append_ok(f->reg, &e, 1);
-	text = read_file(f->log);
+	text = read_text(f->log);
 	assert_string_equal(
 		"{\"time\":\"2026-11-21T10:00:00Z\",\"action\":\"repair\",\"worktree\":\"feat\",\"service\":\"web\",\"port\":8082,\"pid\":4242,\"by\":\"me@laptop\",\"detail\":\"moved from 8081\"}\n",
 		text);
@@ -295,7 +258,7 @@ static void test_append_leaves_out_absent_fields(void **state)
 	char *text;
 
 	append_ok(f->reg, &e, 1);
-	text = read_file(f->log);
+	text = read_text(f->log);
 	assert_string_equal(
 		"{\"time\":\"2026-11-21T10:00:00Z\",\"action\":\"prune\",\"by\":\"me@laptop\"}\n",
 		text);
@@ -408,7 +371,7 @@ static void test_append_refuses_symlink(void **state)
 	assert_int_equal(ERR_FAIL, actlog_append(f->reg, &e, 1, &err));
 	assert_string_equal(f->log, err.file);
 	assert_non_null(strstr(err.msg, "symbolic link"));
-	text = read_file(target);
+	text = read_text(target);
 	assert_string_equal("keep\n", text);
 	free(text);
 }
@@ -871,7 +834,7 @@ static void test_control_characters_round_trip(void **state)
 
 	e.detail = "held by pid 123 (\x1b]0;x\x07)";
 	append_ok(f->reg, &e, 1);
-	text = read_file(f->log);
+	text = read_text(f->log);
 	/* one line, with no raw control character in it */
 	assert_int_equal(1, count_lines(f->log));
 	for (p = text; *p != '\n'; p++) {

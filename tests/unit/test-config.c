@@ -3,7 +3,6 @@
 #include "error.h"
 #include "sbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "unit.h"
 
 #define PATH "wt/.worktree-ports.ini"
 
@@ -960,40 +961,11 @@ struct dirs {
 	char file[128];
 };
 
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((e = readdir(d))) {
-			struct sbuf sub = SBUF_INIT;
-
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			sbuf_addf(&sub, "%s/%s", path, e->d_name);
-			rm_rf(sub.buf);
-			sbuf_release(&sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int setup_dirs(void **state)
 {
 	struct dirs *d = xcalloc(1, sizeof(*d));
 
-	snprintf(d->top, sizeof(d->top), "/tmp/test-config.XXXXXX");
-	if (!mkdtemp(d->top))
+	if (make_temp_dir(d->top, sizeof(d->top), "config") < 0)
 		return -1;
 	snprintf(d->outside, sizeof(d->outside), "%s.out", d->top);
 	if (mkdir(d->outside, 0700) < 0)
@@ -1013,7 +985,8 @@ static int teardown_dirs(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const char *text, size_t len)
+/* write_file(), for text that may hold NUL bytes. */
+static void write_bytes(const char *path, const char *text, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
@@ -1040,7 +1013,7 @@ static void test_load_regular_file(void **state)
 	struct sbuf top = SBUF_INIT;
 	const char *text = "[service \"web\"]\nrange = web\nx = 1\n";
 
-	write_file(d->file, text, strlen(text));
+	write_bytes(d->file, text, strlen(text));
 	assert_int_equal(0, config_load(&c, d->top, &err));
 	assert_string_equal(d->file, c->path);
 	assert_string_equal("web", c->services[0].range);
@@ -1062,7 +1035,7 @@ static void test_load_reports_file_and_line(void **state)
 	struct config *c = NULL;
 	const char *text = "[env]\n\nfile = ../.env\n";
 
-	write_file(d->file, text, strlen(text));
+	write_bytes(d->file, text, strlen(text));
 	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
 	assert_string_equal(d->file, err.file);
 	assert_int_equal(3, err.line);
@@ -1078,7 +1051,7 @@ static void test_load_refuses_symlink_out(void **state)
 	const char *text = "[service \"web\"]\n";
 
 	sbuf_addf(&target, "%s/config.ini", d->outside);
-	write_file(target.buf, text, strlen(text));
+	write_bytes(target.buf, text, strlen(text));
 	assert_int_equal(0, symlink(target.buf, d->file));
 	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
 	assert_null(c);
@@ -1115,7 +1088,7 @@ static void test_load_follows_symlink_inside(void **state)
 	sbuf_addf(&path, "%s/conf", d->top);
 	assert_int_equal(0, mkdir(path.buf, 0700));
 	sbuf_addstr(&path, "/ports.ini");
-	write_file(path.buf, text, strlen(text));
+	write_bytes(path.buf, text, strlen(text));
 	assert_int_equal(0, symlink("conf/ports.ini", d->file));
 	assert_int_equal(0, config_load(&c, d->top, &err));
 	assert_string_equal("api", c->services[0].name);
@@ -1148,13 +1121,13 @@ static void test_load_refuses_nul_and_size(void **state)
 	struct config *c = NULL;
 	struct sbuf text = SBUF_INIT;
 
-	write_file(d->file, "[env]\n\nfile = .env\0\n[hidden]\n", 28);
+	write_bytes(d->file, "[env]\n\nfile = .env\0\n[hidden]\n", 28);
 	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
 	assert_int_equal(3, err.line);
 	assert_string_equal("a NUL byte", err.msg);
 	while (text.len <= CONFIG_MAX_SIZE)
 		sbuf_addstr(&text, "; padding\n");
-	write_file(d->file, text.buf, text.len);
+	write_bytes(d->file, text.buf, text.len);
 	error_clear(&err);
 	assert_int_equal(ERR_CONFIG, config_load(&c, d->top, &err));
 	assert_string_equal("larger than 64 KiB", err.msg);

@@ -3,7 +3,6 @@
 #include "error.h"
 #include "sbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "unit.h"
 
 #define BEGIN ENVFILE_BEGIN_LINE "\n"
 #define END ENVFILE_END "\n"
@@ -459,40 +460,11 @@ struct fixture {
 	mode_t umask;
 };
 
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((e = readdir(d))) {
-			struct sbuf sub = SBUF_INIT;
-
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			sbuf_addf(&sub, "%s/%s", path, e->d_name);
-			rm_rf(sub.buf);
-			sbuf_release(&sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 
-	snprintf(f->root, sizeof(f->root), "/tmp/test-envfile.XXXXXX");
-	if (!mkdtemp(f->root)) {
+	if (make_temp_dir(f->root, sizeof(f->root), "envfile") < 0) {
 		free(f);
 		return -1;
 	}
@@ -526,20 +498,11 @@ static const char *at(const char *dir, const char *name)
 	return p;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), fp));
-	assert_int_equal(0, fclose(fp));
-}
-
 static void assert_file_is(const char *path, const char *expect)
 {
 	struct sbuf sb = SBUF_INIT;
 
-	assert_int_equal(0, sbuf_read_file(&sb, path));
+	read_file(&sb, path);
 	assert_string_equal(expect, sb.buf);
 	sbuf_release(&sb);
 }
@@ -550,21 +513,6 @@ static void assert_missing(const char *path)
 
 	assert_int_equal(-1, lstat(path, &st));
 	assert_int_equal(ENOENT, errno);
-}
-
-/* How many entries 'dir' holds, "." and ".." left out. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 static int update(const char *top, const char *rel,

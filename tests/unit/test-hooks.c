@@ -3,7 +3,6 @@
 #include "error.h"
 #include "sbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "unit.h"
 
 /* Each test gets a fresh directory; 'dir' is a hooks dir not made yet. */
 struct fixture {
@@ -20,40 +21,11 @@ struct fixture {
 	char aside[192];
 };
 
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((e = readdir(d))) {
-			struct sbuf sub = SBUF_INIT;
-
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			sbuf_addf(&sub, "%s/%s", path, e->d_name);
-			rm_rf(sub.buf);
-			sbuf_release(&sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 
-	snprintf(f->root, sizeof(f->root), "/tmp/test-hooks.XXXXXX");
-	if (!mkdtemp(f->root)) {
+	if (make_temp_dir(f->root, sizeof(f->root), "hooks") < 0) {
 		free(f);
 		return -1;
 	}
@@ -74,13 +46,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const char *text, mode_t mode)
+static void write_script(const char *path, const char *text, mode_t mode)
 {
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), fp));
-	assert_int_equal(0, fclose(fp));
+	write_file(path, text);
 	assert_int_equal(0, chmod(path, mode));
 }
 
@@ -90,7 +58,7 @@ static void assert_file_is(const char *path, const char *expect, size_t len,
 	struct sbuf sb = SBUF_INIT;
 	struct stat st;
 
-	assert_int_equal(0, sbuf_read_file(&sb, path));
+	read_file(&sb, path);
 	assert_int_equal(len, sb.len);
 	assert_memory_equal(expect, sb.buf, len);
 	assert_int_equal(0, stat(path, &st));
@@ -220,7 +188,7 @@ static void test_install_chains_a_hook_and_uninstall_restores_it(void **state)
 	const char *mine = "#!/bin/sh\necho mine \"$@\"\nexit 3";
 
 	make_dir(f);
-	write_file(f->hook, mine, 0700);
+	write_script(f->hook, mine, 0700);
 	assert_int_equal(0, hooks_install(&r, f->dir, &err));
 	assert_int_equal(HOOKS_CHAINED, r.action);
 	assert_true(r.chained);
@@ -252,7 +220,7 @@ static void test_install_keeps_a_symlink_as_a_symlink(void **state)
 
 	make_dir(f);
 	snprintf(target, sizeof(target), "%s/real-hook", f->root);
-	write_file(target, "#!/bin/sh\n", 0755);
+	write_script(target, "#!/bin/sh\n", 0755);
 	assert_int_equal(0, symlink("../../real-hook", f->hook));
 	assert_int_equal(0, hooks_install(&r, f->dir, &err));
 	assert_int_equal(HOOKS_CHAINED, r.action);
@@ -277,8 +245,8 @@ static void test_install_refuses_to_clobber_the_aside(void **state)
 	struct error err = ERROR_INIT;
 
 	make_dir(f);
-	write_file(f->hook, "#!/bin/sh\necho new\n", 0755);
-	write_file(f->aside, "#!/bin/sh\necho old\n", 0755);
+	write_script(f->hook, "#!/bin/sh\necho new\n", 0755);
+	write_script(f->aside, "#!/bin/sh\necho old\n", 0755);
 	assert_int_equal(ERR_EXISTS, hooks_install(&r, f->dir, &err));
 	assert_string_equal(f->aside, err.file);
 	assert_true(err.hint[0]);
@@ -302,7 +270,7 @@ static void test_install_updates_another_version(void **state)
 	struct stat st;
 
 	make_dir(f);
-	write_file(f->hook, "#!/bin/sh\n" HOOKS_MARKER "\nexit 0\n", 0750);
+	write_script(f->hook, "#!/bin/sh\n" HOOKS_MARKER "\nexit 0\n", 0750);
 	assert_int_equal(0, hooks_install(&r, f->dir, &err));
 	assert_int_equal(HOOKS_UPDATED, r.action);
 	assert_int_equal(0, stat(f->hook, &st));
@@ -331,7 +299,7 @@ static void test_uninstall_leaves_another_hook_alone(void **state)
 	struct error err = ERROR_INIT;
 
 	make_dir(f);
-	write_file(f->hook, "#!/bin/sh\nexit 0\n", 0755);
+	write_script(f->hook, "#!/bin/sh\nexit 0\n", 0755);
 	assert_int_equal(0, hooks_uninstall(&r, f->dir, &err));
 	assert_int_equal(HOOKS_NOT_OURS, r.action);
 	assert_file_is(f->hook, "#!/bin/sh\nexit 0\n", 17, 0755);

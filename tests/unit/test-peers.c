@@ -5,7 +5,6 @@
 #include "lockfile.h"
 #include "sbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "unit.h"
 
 /* Each test gets a fresh directory, and $XDG_STATE_HOME inside it. */
 struct fixture {
@@ -25,40 +26,11 @@ struct fixture {
 	char *home; /* $HOME as it was, put back afterwards */
 };
 
-static void rm_rf(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (!S_ISDIR(st.st_mode)) {
-		unlink(path);
-		return;
-	}
-	d = opendir(path);
-	if (d) {
-		while ((e = readdir(d))) {
-			struct sbuf sub = SBUF_INIT;
-
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			sbuf_addf(&sub, "%s/%s", path, e->d_name);
-			rm_rf(sub.buf);
-			sbuf_release(&sub);
-		}
-		closedir(d);
-	}
-	rmdir(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 
-	snprintf(f->root, sizeof(f->root), "/tmp/test-peers.XXXXXX");
-	if (!mkdtemp(f->root)) {
+	if (make_temp_dir(f->root, sizeof(f->root), "peers") < 0) {
 		free(f);
 		return -1;
 	}
@@ -89,31 +61,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), fp));
-	assert_int_equal(0, fclose(fp));
-}
-
-static char *read_text(const char *path)
-{
-	struct sbuf sb = SBUF_INIT;
-
-	if (sbuf_read_file(&sb, path) < 0)
-		return NULL;
-	return sbuf_detach(&sb);
-}
-
 static void assert_file_is(const char *path, const char *expect)
 {
-	char *text = read_text(path);
+	struct sbuf text = SBUF_INIT;
 
-	assert_non_null(text);
-	assert_string_equal(expect, text);
-	free(text);
+	read_file(&text, path);
+	assert_string_equal(expect, text.buf);
+	sbuf_release(&text);
 }
 
 /*

@@ -1,6 +1,5 @@
 #include "common.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,6 +14,7 @@
 #include "lockfile.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "unit.h"
 
 #define PATH "ports.json"
 
@@ -970,8 +970,7 @@ static int tmp_setup(void **state)
 {
 	struct tmp *t = xcalloc(1, sizeof(*t));
 
-	snprintf(t->dir, sizeof(t->dir), "/tmp/test-registry.XXXXXX");
-	if (!mkdtemp(t->dir)) {
+	if (make_temp_dir(t->dir, sizeof(t->dir), "registry") < 0) {
 		free(t);
 		return -1;
 	}
@@ -984,53 +983,11 @@ static int tmp_setup(void **state)
 static int tmp_teardown(void **state)
 {
 	struct tmp *t = *state;
-	struct sbuf file = SBUF_INIT;
-	struct dirent *de;
-	DIR *d = opendir(t->dir);
 
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		sbuf_reset(&file);
-		sbuf_addf(&file, "%s/%s", t->dir, de->d_name);
-		unlink(file.buf);
-	}
-	if (d)
-		closedir(d);
-	rmdir(t->dir);
-	sbuf_release(&file);
+	rm_rf(t->dir);
 	sbuf_release(&t->path);
 	free(t);
 	return 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), f));
-	assert_int_equal(0, fclose(f));
-}
-
-static void read_file(struct sbuf *out, const char *path)
-{
-	sbuf_reset(out);
-	assert_int_equal(0, sbuf_read_file(out, path));
-}
-
-static size_t count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 static bool is_utc_timestamp(const char *s)
@@ -1154,7 +1111,7 @@ static void test_save_refuses_what_would_not_load(void **state)
 
 	read_file(&after, t->path.buf);
 	assert_string_equal(before.buf, after.buf);
-	assert_int_equal(1, count_files(t->dir));
+	assert_int_equal(1, count_entries(t->dir));
 	registry_free(reg);
 	sbuf_release(&before);
 	sbuf_release(&after);
@@ -1193,7 +1150,7 @@ static void test_load_missing_file(void **state)
 	assert_string_equal("no registry", err.msg);
 	assert_string_equal("run 'git worktree-ports init' to create it",
 			    err.hint);
-	assert_int_equal(0, count_files(t->dir));
+	assert_int_equal(0, count_entries(t->dir));
 }
 
 static void test_load_unreadable(void **state)
@@ -1228,7 +1185,7 @@ static void test_corrupt_file_is_reported_and_kept(void **state)
 	read_file(&after, t->path.buf);
 	assert_int_equal(strlen(text), after.len);
 	assert_memory_equal(text, after.buf, after.len);
-	assert_int_equal(1, count_files(t->dir));
+	assert_int_equal(1, count_entries(t->dir));
 	sbuf_release(&after);
 }
 
@@ -1249,7 +1206,7 @@ static void test_invalid_field_file_is_reported_and_kept(void **state)
 	assert_string_equal("allocations[0].port", err.field);
 	read_file(&after, t->path.buf);
 	assert_string_equal(before.buf, after.buf);
-	assert_int_equal(1, count_files(t->dir));
+	assert_int_equal(1, count_entries(t->dir));
 	free(text);
 	sbuf_release(&before);
 	sbuf_release(&after);

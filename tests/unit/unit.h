@@ -1,0 +1,99 @@
+#ifndef WTP_UNIT_H
+#define WTP_UNIT_H
+
+/*
+ * unit: the scratch files the cmocka tests share.
+ *
+ * Header-only, for tests/unit/test-*.c, and included after <cmocka.h>,
+ * because the helpers assert: a file that cannot be written or read
+ * fails the test at once. The functions are static inline, so a test
+ * that uses only some of them builds without warnings.
+ */
+
+#include "sbuf.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Remove 'path' and, if it is a directory, everything in it. Links are
+ * removed, not followed. For teardown: it ignores errors and a 'path'
+ * that does not exist.
+ */
+static inline void rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d))) {
+			struct sbuf sub = SBUF_INIT;
+
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			sbuf_addf(&sub, "%s/%s", path, e->d_name);
+			rm_rf(sub.buf);
+			sbuf_release(&sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+/*
+ * Make a new directory "/tmp/test-NAME.XXXXXX" and write its path into
+ * 'dir', of 'size' bytes. Returns 0, or -1 (what a cmocka setup returns
+ * when it fails) if it cannot.
+ */
+static inline int make_temp_dir(char *dir, size_t size, const char *name)
+{
+	int n = snprintf(dir, size, "/tmp/test-%s.XXXXXX", name);
+
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Create or replace the file 'path', holding 'text'. */
+static inline void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(strlen(text), fwrite(text, 1, strlen(text), fp));
+	assert_int_equal(0, fclose(fp));
+}
+
+/* Replace what 'out' holds with the whole file 'path', which must exist. */
+static inline void read_file(struct sbuf *out, const char *path)
+{
+	sbuf_reset(out);
+	assert_int_equal(0, sbuf_read_file(out, path));
+}
+
+/* How many entries the directory 'dir' holds, "." and ".." left out. */
+static inline size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+#endif
