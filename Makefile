@@ -96,6 +96,15 @@ unit: $(UNIT_BIN)
 check: $(PROG) $(UNIT_BIN)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) $(INTEGRATION)
 
+# every unit test under valgrind: no invalid access, no definite leak
+check-valgrind: $(UNIT_BIN)
+	@n=0; for t in $(UNIT_BIN); do \
+		valgrind -q --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite,indirect $$t >$$t.valgrind 2>&1 \
+			|| { cat $$t.valgrind; echo "valgrind: $$n passed, 1 failed"; exit 1; }; \
+		echo "valgrind ok: $$t"; n=$$((n + 1)); \
+	done; echo "valgrind: $$n passed, 0 failed"
+
 check-unit: $(UNIT_BIN)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN)
 
@@ -123,7 +132,7 @@ uninstall:
 
 # Build and test dependencies, from Debian's archive.
 DEB_PACKAGES = build-essential pkg-config git libgit2-dev libjansson-dev \
-	libinih-dev libcmocka-dev hyperfine time python3 iproute2 \
+	libinih-dev libcmocka-dev hyperfine time python3 iproute2 valgrind \
 	docker-compose python3-dotenv
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -137,7 +146,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit check check-unit check-integration bench install uninstall deps style clean
+.PHONY: all unit check check-valgrind check-unit check-integration bench install uninstall deps style clean
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d $(UNIT_BIN:=.d)
