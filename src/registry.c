@@ -725,19 +725,30 @@ static inline int get_value(const struct val **out, struct parse *p,
 	return 1;
 }
 
+/* get_value(), for a value of 'type', which 'what' names ("a string"). */
+static inline int get_typed(const struct val **out, struct parse *p,
+			    const struct where *w, const char *key,
+			    unsigned opts, enum scan_type type,
+			    const char *what)
+{
+	int ret = get_value(out, p, w, key, opts);
+
+	if (ret > 0 && (*out)->s.type != type)
+		return corrupt(p, w, key, NULL, "must be %s%s, not %s", what,
+			       opts & NULLABLE ? " or null" : "",
+			       type_name(*out));
+	return ret;
+}
+
 static inline int get_int(long long *out, struct parse *p,
 			  const struct where *w, const char *key, unsigned opts)
 {
 	const struct val *v;
-	int ret = get_value(&v, p, w, key, opts);
+	int ret = get_typed(&v, p, w, key, opts, SCAN_INTEGER, "an integer");
 
-	if (ret <= 0)
-		return ret;
-	if (v->s.type != SCAN_INTEGER)
-		return corrupt(p, w, key, NULL, "must be an integer%s, not %s",
-			       opts & NULLABLE ? " or null" : "", type_name(v));
-	*out = v->s.integer;
-	return 1;
+	if (ret > 0)
+		*out = v->s.integer;
+	return ret;
 }
 
 /* A string value, copied into '*out'; left alone when absent or null. */
@@ -745,15 +756,11 @@ static inline int get_str(char **out, struct parse *p, const struct where *w,
 			  const char *key, unsigned opts)
 {
 	const struct val *v;
-	int ret = get_value(&v, p, w, key, opts);
+	int ret = get_typed(&v, p, w, key, opts, SCAN_STRING, "a string");
 
-	if (ret <= 0)
-		return ret;
-	if (v->s.type != SCAN_STRING)
-		return corrupt(p, w, key, NULL, "must be a string%s, not %s",
-			       opts & NULLABLE ? " or null" : "", type_name(v));
-	*out = val_str(p, v);
-	return 1;
+	if (ret > 0)
+		*out = val_str(p, v);
+	return ret;
 }
 
 static int port_too_low(struct parse *p, const struct where *w, const char *key,
