@@ -402,22 +402,28 @@ static const char *close_container(struct scan *s, const char *p)
 }
 
 /*
- * Up to the next member or element of the innermost container 'f': 1
- * with '*pp' on it (past the comma, if any), 0 if the container ended
- * (it is closed), or SCAN_GIVE_UP.
+ * Up to the next member ('object') or element of the innermost container,
+ * which must be of that kind: 1 with s->pos on it (past the comma, if
+ * any) and '*out' its frame, 0 if the container ended (it is closed), or
+ * SCAN_GIVE_UP.
  */
-static inline int next_item(struct scan *s, struct scan_frame *f,
-			    const char **pp)
+static inline int next_item(struct scan *s, bool object,
+			    struct scan_frame **out)
 {
-	const char *p = skip_space(*pp, s->end);
+	struct scan_frame *f;
+	const char *p;
 
+	if (!s->depth || s->frames[s->depth - 1].object != object)
+		return SCAN_GIVE_UP;
+	f = &s->frames[s->depth - 1];
+	p = skip_space(s->pos, s->end);
 	if (p >= s->end)
 		return SCAN_GIVE_UP;
-	if (*p == (f->object ? '}' : ']')) {
+	if (*p == (object ? '}' : ']')) {
 		p = close_container(s, p);
 		if (!p)
 			return SCAN_GIVE_UP;
-		*pp = p;
+		s->pos = p;
 		return 0;
 	}
 	if (f->count) {
@@ -425,25 +431,23 @@ static inline int next_item(struct scan *s, struct scan_frame *f,
 			return SCAN_GIVE_UP;
 		p = skip_space(p + 1, s->end);
 	}
-	*pp = p;
+	s->pos = p;
+	*out = f;
 	return 1;
 }
 
 int scan_member(struct scan *s, struct scan_key *key, struct scan_value *out)
 {
-	const char *p = s->pos, *end = s->end, *q;
+	const char *p, *end = s->end, *q;
 	struct scan_frame *f;
 	bool escaped;
 	size_t len;
 	int ret;
 
-	if (!s->depth || !s->frames[s->depth - 1].object)
-		return SCAN_GIVE_UP;
-	f = &s->frames[s->depth - 1];
-	ret = next_item(s, f, &p);
-	s->pos = p;
+	ret = next_item(s, true, &f);
 	if (ret <= 0)
 		return ret;
+	p = s->pos;
 	if (p >= end || *p != '"')
 		return SCAN_GIVE_UP;
 	q = string_end(p + 1, end, &escaped);
@@ -477,19 +481,15 @@ int scan_member(struct scan *s, struct scan_key *key, struct scan_value *out)
 
 int scan_element(struct scan *s, struct scan_value *out)
 {
-	const char *p = s->pos;
+	const char *p;
 	struct scan_frame *f;
 	int ret;
 
-	if (!s->depth || s->frames[s->depth - 1].object)
-		return SCAN_GIVE_UP;
-	f = &s->frames[s->depth - 1];
-	ret = next_item(s, f, &p);
-	s->pos = p;
+	ret = next_item(s, false, &f);
 	if (ret <= 0)
 		return ret;
 	f->count++;
-	p = read_value(s, p, out);
+	p = read_value(s, s->pos, out);
 	if (!p)
 		return SCAN_GIVE_UP;
 	s->pos = p;
