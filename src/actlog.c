@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -18,8 +17,6 @@
 
 #define REGISTRY_NAME "ports.json"
 #define LOG_NAME "ports.log"
-#define TIME_FORMAT "%Y-%m-%dT%H:%M:%SZ"
-#define TIME_SIZE 32
 
 static const char *const actions[] = {
 	"allocate", "release", "auto-release", "prune", "repair", "health",
@@ -98,14 +95,6 @@ static bool parse_utc(const char *s, bool date_ok, time_t *out)
 		return false;
 	*out = t;
 	return true;
-}
-
-static void format_utc(char *buf, size_t size, time_t t)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(buf, size, TIME_FORMAT, &tm))
-		snprintf(buf, size, "1970-01-01T00:00:00Z");
 }
 
 int actlog_parse_since(time_t *out, const char *spec, time_t now,
@@ -211,23 +200,6 @@ static void set_int(json_t *obj, const char *key, long value)
 		json_oom();
 }
 
-static char *current_user(void)
-{
-	struct sbuf who = SBUF_INIT;
-	struct passwd *pw = getpwuid(getuid());
-	char host[256] = "localhost";
-
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	if (pw && pw->pw_name)
-		sbuf_addstr(&who, pw->pw_name);
-	else
-		sbuf_addf(&who, "%lu", (unsigned long)getuid());
-	sbuf_addf(&who, "@%s", host);
-	return sbuf_detach(&who);
-}
-
 /*
  * Append 'line', from json_dumps(), and a newline. jansson escapes only
  * the controls below U+0020; DEL and the C1 controls (U+0080-U+009F,
@@ -259,12 +231,13 @@ static void add_line(struct sbuf *out, const char *line)
 static int render(struct sbuf *out, const struct actlog_entry *entries,
 		  size_t nr, const char *log_path, struct error *err)
 {
-	char now[TIME_SIZE], shown[TEXT_SHOW_SIZE];
+	char now[UTC_TIME_SIZE], shown[TEXT_SHOW_SIZE];
 	char *me = NULL;
 	size_t i;
 	int ret = 0;
 
-	format_utc(now, sizeof(now), time(NULL));
+	if (!iso8601_utc(now, time(NULL)))
+		snprintf(now, sizeof(now), "1970-01-01T00:00:00Z");
 	for (i = 0; i < nr; i++) {
 		const struct actlog_entry *e = &entries[i];
 		json_t *obj;
@@ -283,7 +256,7 @@ static int render(struct sbuf *out, const struct actlog_entry *entries,
 			goto out;
 		}
 		if (!e->by && !me)
-			me = current_user();
+			me = user_at_host();
 		obj = json_object();
 		if (!obj)
 			json_oom();
