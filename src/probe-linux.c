@@ -742,14 +742,9 @@ static void context_release(struct context *ctx)
 
 static char *iso_time(long long t)
 {
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char buf[UTC_TIME_SIZE];
 
-	if (!gmtime_r(&tt, &tm) ||
-	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return NULL;
-	return xstrdup(buf);
+	return iso8601_utc(buf, (time_t)t) ? xstrdup(buf) : NULL;
 }
 
 /*

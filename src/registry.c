@@ -1720,9 +1720,7 @@ int registry_save(struct registry *reg, struct error *err)
 	struct parse p = { reg->path, err, true, NULL, NULL };
 	struct sbuf text = SBUF_INIT;
 	struct priv *pv = get_priv(reg);
-	char now[sizeof("YYYY-MM-DDTHH:MM:SSZ")];
-	time_t t = time(NULL);
-	struct tm tm;
+	char now[UTC_TIME_SIZE];
 	int ret;
 
 	assert(reg->path);
@@ -1735,8 +1733,7 @@ int registry_save(struct registry *reg, struct error *err)
 	if (ret)
 		goto out;
 
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+	if (!iso8601_utc(now, time(NULL))) {
 		ret = error_set(err, ERR_FAIL, reg->path, 0, NULL,
 				"cannot format the current time");
 		goto out;
