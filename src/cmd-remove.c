@@ -77,6 +77,8 @@ static int git_worktree_remove(const char *path, bool force, struct error *err)
 		  path);
 	if (!force)
 		error_hint(err, "see git's message above; --force removes a worktree with changes");
+	else
+		error_hint(err, "see git's message above; a locked worktree must be unlocked first ('git worktree unlock')");
 	return ERR_FAIL;
 }
 

@@ -353,6 +353,19 @@ test_expect_success 'worktree-ports remove releases the ports and removes it' '
 	test "$(allocs_of h16 h16-wt)" = 0
 '
 
+test_expect_success 'remove --force of a locked worktree keeps its ports' '
+	hook_repo h19 17660 &&
+	git -C h19 worktree add -q ../h19-wt &&
+	git -C h19 worktree lock ../h19-wt &&
+	test_expect_code 1 git -C h19 worktree-ports remove --force h19-wt 2>err &&
+	grep "^hint: .*git worktree unlock" err &&
+	test -d h19-wt &&
+	test "$(allocs_of h19 h19-wt)" = 3 &&
+	git -C h19 worktree unlock ../h19-wt &&
+	git -C h19 worktree-ports remove --force h19-wt >out &&
+	test "$(allocs_of h19 h19-wt)" = 0
+'
+
 test_expect_success 'remove of a dirty worktree without --force keeps its ports' '
 	hook_repo h17 17560 &&
 	git -C h17 worktree add -q ../h17-wt &&
