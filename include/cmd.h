@@ -15,6 +15,7 @@
 
 struct error;
 struct registry;
+struct allocation;
 struct wt_repo;
 struct sbuf;
 
@@ -131,6 +132,8 @@ struct released_list {
 
 #define RELEASED_LIST_INIT { NULL, 0, 0 }
 
+/* Append a copy of what identifies 'a' (its registry strings get freed). */
+void released_list_add(struct released_list *l, const struct allocation *a);
 void released_list_release(struct released_list *l);
 
 /*
@@ -247,6 +250,9 @@ void cmd_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * to stderr: the time since the previous call (or since the start).
  */
 void cmd_timing(const char *phase);
+
+/* Is this the post-checkout hook's run ($GIT_WORKTREE_PORTS_HOOK=1)? */
+bool cmd_in_hook(void);
 
 /* Lock timeout in ms: $GIT_WORKTREE_PORTS_LOCK_TIMEOUT, default 10000. */
 int cmd_lock_timeout(void);

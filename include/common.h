@@ -44,6 +44,12 @@ char *xstrndup(const char *s, size_t n);
  */
 char *iso8601_utc(char buf[UTC_TIME_SIZE], time_t t);
 
+/* Microseconds on the monotonic clock, for deadlines and timings. */
+int64_t monotonic_us(void);
+
+/* Sleep 'ms' milliseconds, resuming after signals. */
+void sleep_ms(long ms);
+
 /*
  * "user@host" for the current user, as allocations and the log record who
  * did something. The caller frees it.

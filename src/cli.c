@@ -247,13 +247,6 @@ static void print_error(const struct error *err, const char *prefix)
 	sbuf_release(&line);
 }
 
-static bool hook_mode(void)
-{
-	const char *v = getenv("GIT_WORKTREE_PORTS_HOOK");
-
-	return v && !strcmp(v, "1");
-}
-
 static const struct command *find_command(const char *name)
 {
 	size_t i;
@@ -545,7 +538,7 @@ int cli_main(int argc, char **argv)
 	 * The hook must never fail a checkout: what went wrong in its sync
 	 * is a warning, and the exit status is 0.
 	 */
-	if (ret < 0 && p.cmd->fn == cmd_sync && hook_mode()) {
+	if (ret < 0 && p.cmd->fn == cmd_sync && cmd_in_hook()) {
 		if (err.code)
 			print_error(&err, "warning");
 		ret = 0;

@@ -39,14 +39,6 @@ void cmd_warning(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static long long usec_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 void cmd_timing(const char *phase)
 {
 	static int enabled = -1;
@@ -57,16 +49,23 @@ void cmd_timing(const char *phase)
 		const char *v = getenv("GIT_WORKTREE_PORTS_TIMING");
 
 		enabled = v && *v && strcmp(v, "0");
-		start = last = usec_now();
+		start = last = monotonic_us();
 	}
 	if (!enabled)
 		return;
-	now = usec_now();
+	now = monotonic_us();
 	if (!strcmp(phase, "total"))
 		fprintf(stderr, "timing: total %lld\n", now - start);
 	else
 		fprintf(stderr, "timing: %s %lld\n", phase, now - last);
 	last = now;
+}
+
+bool cmd_in_hook(void)
+{
+	const char *v = getenv("GIT_WORKTREE_PORTS_HOOK");
+
+	return v && !strcmp(v, "1");
 }
 
 int cmd_lock_timeout(void)
@@ -312,6 +311,17 @@ void session_release(struct session *s)
 	s->dirty = false;
 }
 
+void released_list_add(struct released_list *l, const struct allocation *a)
+{
+	struct released *r;
+
+	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
+	r = &l->items[l->nr++];
+	r->port = a->port;
+	r->service = xstrdup(a->service);
+	r->worktree = xstrdup(a->worktree);
+}
+
 void released_list_release(struct released_list *l)
 {
 	size_t i;
@@ -407,16 +417,11 @@ int session_autorelease(struct session *s, bool dry_run,
 		goto out;
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const struct allocation *a = &reg->allocs[i];
-		struct released *r;
 
 		if (!bsearch(&a->worktree, gone, nr_gone, sizeof(*gone),
 			     cmp_str))
 			continue;
-		ALLOC_GROW(out->items, out->nr + 1, out->alloc);
-		r = &out->items[out->nr++];
-		r->port = a->port;
-		r->service = xstrdup(a->service);
-		r->worktree = xstrdup(a->worktree);
+		released_list_add(out, a);
 	}
 	if (dry_run)
 		goto out;

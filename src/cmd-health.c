@@ -361,14 +361,6 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 	       ms(elapsed_us));
 }
 
-static long usec_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
 int cmd_status_health(const struct cmd_opts *o, struct error *err)
 {
 	struct session s = SESSION_INIT;
@@ -397,7 +389,7 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 	s.reg = NULL;
 	lockfile_unlock(&s.lock);
 
-	start = usec_now();
+	start = (long)monotonic_us();
 	ret = run_checks(&l, timeout_ms, err);
 	if (ret < 0)
 		goto out;
@@ -406,7 +398,7 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 		goto out;
 	for (i = 0; i < l.nr; i++)
 		healthy += l.items[i].result.status == HEALTH_HEALTHY;
-	print_checked(o, &s, &l, usec_now() - start, timeout_ms, healthy);
+	print_checked(o, &s, &l, (long)monotonic_us() - start, timeout_ms, healthy);
 	if (healthy < l.nr)
 		ret = error_set(err, ERR_UNHEALTHY, NULL, 0, NULL,
 				"%zu of %zu checked services are not healthy",
@@ -417,14 +409,6 @@ out:
 	target_release(&t);
 	session_release(&s);
 	return ret;
-}
-
-static void sleep_ms(long msec)
-{
-	struct timespec ts = { msec / 1000, (msec % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 int cmd_wait(const struct cmd_opts *o, struct error *err)
@@ -456,9 +440,9 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 	s.reg = NULL;
 	lockfile_unlock(&s.lock);
 
-	deadline = usec_now() / 1000 + total_ms;
+	deadline = (long)monotonic_us() / 1000 + total_ms;
 	for (;;) {
-		left = deadline - usec_now() / 1000;
+		left = deadline - (long)monotonic_us() / 1000;
 		/* one attempt may take up to a second of what is left */
 		ret = run_checks(&l, (int)(left < 1000 ? (left > 0 ? left : 0) :
 							 1000),
@@ -467,7 +451,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 			goto out;
 		if (l.items[0].result.status == HEALTH_HEALTHY)
 			break;
-		left = deadline - usec_now() / 1000;
+		left = deadline - (long)monotonic_us() / 1000;
 		/*
 		 * Too little time left for another real attempt: keep what
 		 * the last one saw ("HTTP 500"), not "timed out after 0 ms".

@@ -9,14 +9,7 @@
 
 static void take(struct released_list *out, struct session *s, size_t i)
 {
-	const struct allocation *a = &s->reg->allocs[i];
-	struct released *r;
-
-	ALLOC_GROW(out->items, out->nr + 1, out->alloc);
-	r = &out->items[out->nr++];
-	r->port = a->port;
-	r->service = xstrdup(a->service);
-	r->worktree = xstrdup(a->worktree);
+	released_list_add(out, &s->reg->allocs[i]);
 	registry_remove(s->reg, i);
 	s->dirty = true;
 }

@@ -113,16 +113,9 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 	if (ret < 0)
 		goto out;
 	for (i = s.reg->nr_allocs; i-- > 0;) {
-		const struct allocation *a = &s.reg->allocs[i];
-		struct released *r;
-
-		if (strcmp(a->worktree, wt.name))
+		if (strcmp(s.reg->allocs[i].worktree, wt.name))
 			continue;
-		ALLOC_GROW(done.items, done.nr + 1, done.alloc);
-		r = &done.items[done.nr++];
-		r->port = a->port;
-		r->service = xstrdup(a->service);
-		r->worktree = xstrdup(a->worktree);
+		released_list_add(&done, &s.reg->allocs[i]);
 		registry_remove(s.reg, i);
 		s.dirty = true;
 	}

@@ -250,13 +250,6 @@ static void warn_shadowed(const char *name, int line, void *payload)
 		    sc->file, line, name);
 }
 
-static bool in_hook(void)
-{
-	const char *v = getenv("GIT_WORKTREE_PORTS_HOOK");
-
-	return v && !strcmp(v, "1");
-}
-
 /* Release the worktree's ports of services the config no longer has. */
 static void release_undeclared(struct session *s, const struct target *t,
 			       const struct config *c)
@@ -352,7 +345,7 @@ static void print_sync(const struct cmd_opts *o, const struct session *s,
 	}
 	if (o->quiet)
 		return;
-	if (in_hook()) {
+	if (cmd_in_hook()) {
 		struct sbuf line = SBUF_INIT;
 
 		for (i = 0; i < c->nr_services; i++) {
@@ -448,7 +441,7 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	}
 	ret = config_load(&c, t.path, err);
 	if (ret == ERR_NOTFOUND) {
-		if (in_hook()) {
+		if (cmd_in_hook()) {
 			error_clear(err);
 			ret = 0;
 			goto out;
@@ -464,7 +457,7 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	for (i = 0; i < c->nr_warnings; i++)
 		cmd_warning("%s", c->warnings[i]);
 	/* a repository that never ran init is none of the hook's business */
-	if (in_hook() && stat(s.registry_path, &st) < 0 && errno == ENOENT)
+	if (cmd_in_hook() && stat(s.registry_path, &st) < 0 && errno == ENOENT)
 		goto out;
 	ret = session_load(&s, 0, err);
 	if (ret < 0)

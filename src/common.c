@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -90,4 +91,21 @@ char *user_at_host(void)
 	snprintf(out, len, "%s@%s", pw && pw->pw_name ? pw->pw_name : user,
 		 host);
 	return out;
+}
+
+int64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	/* cannot fail for CLOCK_MONOTONIC with a valid pointer */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

@@ -67,15 +67,6 @@ struct check {
 
 static const int families[2] = { AF_INET, AF_INET6 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	/* cannot fail for CLOCK_MONOTONIC with a valid pointer */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static const char *const status_names[] = {
 	[HEALTH_UNKNOWN] = "unknown",
 	[HEALTH_HEALTHY] = "healthy",
@@ -371,7 +362,7 @@ static int start(struct check *c)
 		c->att[i].fd = fd;
 	}
 
-	c->start_us = now_us();
+	c->start_us = monotonic_us();
 	c->state = ST_CONNECTING;
 	for (i = 0; i < 2 && c->state == ST_CONNECTING; i++) {
 		if (c->att[i].fd < 0)
@@ -382,7 +373,7 @@ static int start(struct check *c)
 		if (!ret && connected_to_self(c->att[i].fd))
 			ret = ECONNREFUSED;
 		if (!ret)
-			connected(c, i, now_us());
+			connected(c, i, monotonic_us());
 		else if (ret != EINPROGRESS)
 			fail_attempt(c, i, ret);
 	}
@@ -693,7 +684,7 @@ int health_check(struct health_result *results,
 		timeout_ms = 0;
 	if (!nr)
 		return 0;
-	deadline = now_us() + (int64_t)timeout_ms * 1000;
+	deadline = monotonic_us() + (int64_t)timeout_ms * 1000;
 
 	checks = xcalloc(nr, sizeof(*checks));
 	for (i = 0; i < nr; i++) {
@@ -769,7 +760,7 @@ int health_check(struct health_result *results,
 			continue;
 		}
 
-		now = now_us();
+		now = monotonic_us();
 		left = deadline - now;
 		if (left <= 0)
 			wait_ms = 0; /* one last look at what is ready */
@@ -793,7 +784,7 @@ int health_check(struct health_result *results,
 					       why);
 			break;
 		}
-		now = now_us();
+		now = monotonic_us();
 		for (i = 0; i < n; i++)
 			on_event(&checks[owner[i]], slot[i], pfd[i].revents,
 				 now);

@@ -11,26 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int lockfile_lock(struct lockfile *lk, const char *path, int timeout_ms,
 		  struct error *err)
 {
-	long deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_us() / 1000 + timeout_ms;
 	long wait = 1;
 	int fd;
 
@@ -45,7 +29,7 @@ int lockfile_lock(struct lockfile *lk, const char *path, int timeout_ms,
 			close(fd);
 			return ERR_FAIL;
 		}
-		if (now_ms() >= deadline) {
+		if (monotonic_us() / 1000 >= deadline) {
 			close(fd);
 			error_set(err, ERR_LOCKED, path, 0, NULL,
 				  "another git-worktree-ports process has held this lock for %d ms",
