@@ -242,9 +242,6 @@ int cmd_make_parent_dirs(const char *path, struct error *err);
 int cmd_exclude(const struct wt_repo *repo, const char *const *patterns,
 		size_t nr, struct error *err);
 
-void cmd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cmd_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /*
  * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
  * to stderr: the time since the previous call (or since the start).

@@ -79,4 +79,12 @@ void error_format(const struct error *err, struct sbuf *out);
 /* Forget any error, as after ERROR_INIT. */
 void error_clear(struct error *err);
 
+/*
+ * Print "warning: MESSAGE" or "note: MESSAGE" and a newline to stderr:
+ * for what the user should know about a command that still succeeds.
+ * Strings from files or other processes must be escaped first (text.h).
+ */
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

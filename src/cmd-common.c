@@ -17,28 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-void cmd_note(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("note: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void cmd_warning(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 void cmd_timing(const char *phase)
 {
 	static int enabled = -1;
@@ -223,7 +201,7 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 		session_log_released(s, "auto-release", &gone,
 				     "worktree is gone");
 		for (i = 0; i < gone.nr; i++)
-			cmd_note("released port %u ('%s') of removed worktree '%s'",
+			note("released port %u ('%s') of removed worktree '%s'",
 				 gone.items[i].port, gone.items[i].service,
 				 gone.items[i].worktree);
 		released_list_release(&gone);
@@ -288,7 +266,7 @@ int session_finish(struct session *s, struct error *err)
 	    actlog_append(s->registry_path, s->log, s->nr_log, &log_err) < 0) {
 		/* the registry change stands; only its record is lost */
 		error_format(&log_err, &line);
-		cmd_warning("%s", line.buf);
+		warning("%s", line.buf);
 		sbuf_release(&line);
 	}
 	drop_log(s);

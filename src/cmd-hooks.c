@@ -9,10 +9,10 @@
 #include <stdio.h>
 
 /*
- * The hooks directory of the current worktree; 'note' says that a relative
+ * The hooks directory of the current worktree; 'say_relative' says that a relative
  * one serves this worktree only.
  */
-static int open_dir(struct wt_repo **repo, char **dir, bool note,
+static int open_dir(struct wt_repo **repo, char **dir, bool say_relative,
 		    struct error *err)
 {
 	bool relative = false;
@@ -22,8 +22,8 @@ static int open_dir(struct wt_repo **repo, char **dir, bool note,
 	if (ret < 0)
 		return ret;
 	ret = hooks_find_dir(dir, &relative, *repo, err);
-	if (!ret && relative && note)
-		cmd_note(
+	if (!ret && relative && say_relative)
+		note(
 			"core.hooksPath is relative: each worktree has its own hooks directory, and this one serves git commands run in '%s'",
 			(*repo)->path ? (*repo)->path : (*repo)->gitdir);
 	return ret;
@@ -93,7 +93,7 @@ int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err)
 	if (ret < 0)
 		goto out;
 	if (r.action == HOOKS_NOT_OURS && r.chained)
-		cmd_note("'%s' is still there, from an earlier install",
+		note("'%s' is still there, from an earlier install",
 			 r.aside);
 	print_result(&r, o, false);
 out:

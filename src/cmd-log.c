@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <time.h>
 
-static void warn_line(const struct error *warning, void *payload UNUSED)
+static void warn_line(const struct error *w, void *payload UNUSED)
 {
 	struct sbuf line = SBUF_INIT;
 
-	error_format(warning, &line);
-	cmd_warning("%s", line.buf);
+	error_format(w, &line);
+	warning("%s", line.buf);
 	sbuf_release(&line);
 }
 

@@ -74,7 +74,7 @@ int cmd_release(const struct cmd_opts *o, struct error *err)
 	for (n = 0; n < o->nr_args; n++) {
 		i = registry_find(s.reg, t.name, o->args[n]);
 		if (i < 0)
-			cmd_warning("worktree '%s' has no port for '%s'",
+			warning("worktree '%s' has no port for '%s'",
 				    t.name, o->args[n]);
 		else
 			take(&done, &s, (size_t)i);
@@ -82,10 +82,10 @@ int cmd_release(const struct cmd_opts *o, struct error *err)
 	if (o->has_port) {
 		i = registry_find_port(s.reg, o->port);
 		if (i >= 0 && t.name && strcmp(s.reg->allocs[i].worktree, t.name))
-			cmd_warning("port %u belongs to worktree '%s', not '%s'",
+			warning("port %u belongs to worktree '%s', not '%s'",
 				    o->port, s.reg->allocs[i].worktree, t.name);
 		else if (i < 0)
-			cmd_warning("port %u is not allocated", o->port);
+			warning("port %u is not allocated", o->port);
 		else
 			take(&done, &s, (size_t)i);
 	}

@@ -62,7 +62,7 @@ static void peer_regs_load(struct peer_regs *p, const char *self)
 	if (peers_list(&p->paths, &p->nr, self, &e) < 0) {
 		/* the other registries only add to the answer */
 		error_format(&e, &line);
-		cmd_warning("%s; other registries are not looked into",
+		warning("%s; other registries are not looked into",
 			    line.buf);
 		sbuf_release(&line);
 		return;
@@ -351,7 +351,7 @@ static void survey_start(struct survey *sv, const struct released_list *gone)
 	/* one read of the socket tables and of /proc for every port */
 	if (probe_listeners_set(&sv->ls, &sv->nr_ls, sv->ports, &e) < 0) {
 		error_format(&e, &line);
-		cmd_warning("%s; cannot tell which processes hold the ports",
+		warning("%s; cannot tell which processes hold the ports",
 			    line.buf);
 		sbuf_release(&line);
 		sv->ls = NULL;
@@ -394,28 +394,28 @@ static void add_subject(struct sbuf *out, const struct allocation *a)
 static void note_unclear(const struct allocation *a, const struct holder *h,
 			 const char *dir)
 {
-	struct sbuf note = SBUF_INIT;
+	struct sbuf msg = SBUF_INIT;
 
-	add_subject(&note, a);
+	add_subject(&msg, a);
 	if (!dir)
 		sbuf_addstr(
-			&note,
+			&msg,
 			" is listening, but the worktree's directory is unknown: cannot tell who holds it");
 	else if (h->p)
 		sbuf_addf(
-			&note,
+			&msg,
 			" is published by docker-proxy (pid %ld) for a container: cannot tell which worktree it serves",
 			h->p->pid);
 	else {
-		sbuf_addstr(&note, " is held by user '");
-		cmd_add_printable(&note, h->l->user);
+		sbuf_addstr(&msg, " is held by user '");
+		cmd_add_printable(&msg, h->l->user);
 		sbuf_addf(
-			&note,
+			&msg,
 			"' (uid %u), whose process is not visible: run as root to check it",
 			h->l->uid);
 	}
-	cmd_note("%s", note.buf);
-	sbuf_release(&note);
+	note("%s", msg.buf);
+	sbuf_release(&msg);
 }
 
 /*
@@ -783,10 +783,10 @@ static void warn_error(const struct error *e, const char *worktree)
 	struct sbuf line = SBUF_INIT;
 
 	error_format(e, &line);
-	cmd_warning("%s", line.buf);
+	warning("%s", line.buf);
 	sbuf_release(&line);
 	sbuf_addstr(&line, worktree);
-	cmd_warning(
+	warning(
 		"the .env files of worktree '%s' were not rewritten; run 'git worktree-ports sync' there",
 		line.buf);
 	sbuf_release(&line);
@@ -831,7 +831,7 @@ static int rewrite_env(struct session *s, const struct move *moves, size_t nr,
 			}
 		} else {
 			for (f = 0; f < c->nr_warnings; f++)
-				cmd_warning("%s", c->warnings[f]);
+				warning("%s", c->warnings[f]);
 			for (f = 0; f < c->nr_env_files; f++)
 				env_files_add(files, mv->worktree, mv->dir,
 					      c->env_files[f],

@@ -356,7 +356,7 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 		if (ret < 0)
 			goto out;
 		for (i = 0; c && i < c->nr_warnings; i++)
-			cmd_warning("%s", c->warnings[i]);
+			warning("%s", c->warnings[i]);
 	}
 	session_env(&vars, &s, &t, c);
 	if (!strcmp(format, "json"))

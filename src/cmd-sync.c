@@ -147,7 +147,7 @@ static void warn_error(const struct error *e)
 	struct sbuf line = SBUF_INIT;
 
 	error_format(e, &line);
-	cmd_warning("%s", line.buf);
+	warning("%s", line.buf);
 	sbuf_release(&line);
 }
 
@@ -179,7 +179,7 @@ int session_env(struct env_list *out, const struct session *s,
 		sbuf_reset(&buf);
 		cmd_port_var(&buf, a->service);
 		if (env_list_has(out, buf.buf)) {
-			cmd_warning("'%s' and another service both make %s; only the first is set",
+			warning("'%s' and another service both make %s; only the first is set",
 				    a->service, buf.buf);
 			continue;
 		}
@@ -246,7 +246,7 @@ static void warn_shadowed(const char *name, int line, void *payload)
 {
 	const struct shadow_ctx *sc = payload;
 
-	cmd_warning("%s:%d: '%s' is also set outside the git-worktree-ports block; the block's value comes later and wins for most readers",
+	warning("%s:%d: '%s' is also set outside the git-worktree-ports block; the block's value comes later and wins for most readers",
 		    sc->file, line, name);
 }
 
@@ -262,7 +262,7 @@ static void release_undeclared(struct session *s, const struct target *t,
 		if (strcmp(a->worktree, t->name) ||
 		    config_find_service(c, a->service))
 			continue;
-		cmd_note("released port %u ('%s'): %s no longer declares it",
+		note("released port %u ('%s'): %s no longer declares it",
 			 a->port, a->service, CONFIG_FILE);
 		session_log(s, "release", a->worktree, a->service, a->port,
 			    ACTLOG_NONE, "no longer declared in " CONFIG_FILE);
@@ -407,7 +407,7 @@ int session_write_env(struct session *s, const struct target *t,
 		}
 		if (existed && files[i].changed &&
 		    tracked_by_git(t->path, c->env_files[i]))
-			cmd_warning("%s is tracked by git: the port block shows up as a change; untrack it (git rm --cached %s) and ignore it",
+			warning("%s is tracked by git: the port block shows up as a change; untrack it (git rm --cached %s) and ignore it",
 				    c->env_files[i], c->env_files[i]);
 	}
 	*out = files;
@@ -455,7 +455,7 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < c->nr_warnings; i++)
-		cmd_warning("%s", c->warnings[i]);
+		warning("%s", c->warnings[i]);
 	/* a repository that never ran init is none of the hook's business */
 	if (cmd_in_hook() && stat(s.registry_path, &st) < 0 && errno == ENOENT)
 		goto out;

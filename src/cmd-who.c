@@ -100,7 +100,7 @@ static void read_registry(struct session *s, const struct cmd_opts *o)
 		s->registry_path =
 			xstrdup(realpath(named, resolved) ? resolved : named);
 	} else if (ret == ERR_NOREPO) {
-		cmd_note("not in a git repository: allocations are not shown");
+		note("not in a git repository: allocations are not shown");
 		goto out;
 	} else if (ret < 0) {
 		goto warn;
@@ -109,7 +109,7 @@ static void read_registry(struct session *s, const struct cmd_opts *o)
 			    REGISTRY_ALLOW_DUPLICATES, &e);
 	if (ret == ERR_NOTFOUND) {
 		cmd_add_printable(&line, s->registry_path);
-		cmd_note("no registry at '%s': allocations are not shown",
+		note("no registry at '%s': allocations are not shown",
 			 line.buf);
 		goto out;
 	}
@@ -117,7 +117,7 @@ static void read_registry(struct session *s, const struct cmd_opts *o)
 		goto out;
 warn:
 	error_format(&e, &line);
-	cmd_warning("%s; allocations are not shown", line.buf);
+	warning("%s; allocations are not shown", line.buf);
 out:
 	sbuf_release(&line);
 }
