@@ -45,7 +45,11 @@ TEST_LIBS = $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 VERSION = 0.1.0
 
 PROG = $(BUILD)/git-worktree-ports
-LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
+# the library (src/*.c) and, above it, the commands (src/builtin/*.c)
+# with the command line (src/cli.c) and main(): docs/architecture.md
+PROG_SRC = src/main.c src/cli.c $(wildcard src/builtin/*.c)
+PROG_OBJ = $(PROG_SRC:src/%.c=$(BUILD)/obj/%.o)
+LIB_SRC = $(filter-out $(PROG_SRC),$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIBA = $(BUILD)/libwtp.a
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -80,7 +84,7 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(PROG): $(BUILD)/obj/main.o $(LIBA)
+$(PROG): $(PROG_OBJ) $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(LIBA)
@@ -149,4 +153,4 @@ clean:
 .PHONY: all unit check check-valgrind check-unit check-integration bench install uninstall deps style clean
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/main.d $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -96,7 +96,11 @@ void session_log(struct session *s, const char *action, const char *worktree,
 /* Find the repository and registry path only: no lock, no load. */
 #define SESSION_NO_LOAD (1 << 2)
 
-int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
+/*
+ * Find the repository and the registry ('registry': --registry, may be
+ * NULL), then, unless SESSION_NO_LOAD, session_load().
+ */
+int session_open(struct session *s, const char *registry, unsigned flags,
 		 struct error *err);
 /*
  * The second half of session_open(), for a session opened with
@@ -111,8 +115,8 @@ struct target;
  * NULL, 't' is set to the worktree the command acts on (--worktree W, or
  * the current one).
  */
-int session_start(struct session *s, struct target *t,
-		  const struct cmd_opts *o, unsigned flags, struct error *err);
+int session_start(struct session *s, struct target *t, const char *registry,
+		  const char *worktree, unsigned flags, struct error *err);
 
 /* Save the registry if anything changed. */
 int session_finish(struct session *s, struct error *err);
@@ -254,7 +258,7 @@ bool cmd_in_hook(void);
 /* Lock timeout in ms: $GIT_WORKTREE_PORTS_LOCK_TIMEOUT, default 10000. */
 int cmd_lock_timeout(void);
 
-/* who, check and repair: cmd-who.c, cmd-check.c, cmd-repair.c */
+/* who, check and repair: src/builtin/{who,check,repair}.c */
 int cmd_who(const struct cmd_opts *o, struct error *err);
 int cmd_check(const struct cmd_opts *o, struct error *err);
 int cmd_repair(const struct cmd_opts *o, struct error *err);

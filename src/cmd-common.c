@@ -136,7 +136,7 @@ static int registry_path(char **out, const struct wt_repo *repo,
 	return 0;
 }
 
-int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
+int session_open(struct session *s, const char *registry, unsigned flags,
 		 struct error *err)
 {
 	int ret;
@@ -145,25 +145,25 @@ int session_open(struct session *s, const struct cmd_opts *o, unsigned flags,
 	ret = wt_open(&s->repo, NULL, err);
 	if (ret < 0)
 		return ret;
-	ret = registry_path(&s->registry_path, s->repo, o->registry, err);
+	ret = registry_path(&s->registry_path, s->repo, registry, err);
 	cmd_timing("discover");
 	if (ret < 0 || (flags & SESSION_NO_LOAD))
 		return ret;
 	return session_load(s, flags, err);
 }
 
-int session_start(struct session *s, struct target *t,
-		  const struct cmd_opts *o, unsigned flags, struct error *err)
+int session_start(struct session *s, struct target *t, const char *registry,
+		  const char *worktree, unsigned flags, struct error *err)
 {
 	int ret;
 
-	ret = session_open(s, o, flags, err);
+	ret = session_open(s, registry, flags, err);
 	if (ret < 0)
 		return ret;
 	ret = session_finish(s, err);
 	if (ret < 0 || !t)
 		return ret;
-	return session_target(t, s, o->worktree, err);
+	return session_target(t, s, worktree, err);
 }
 
 int session_load(struct session *s, unsigned flags, struct error *err)

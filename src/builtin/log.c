@@ -108,7 +108,7 @@ int cmd_log(const struct cmd_opts *o, struct error *err)
 	f.service = o->service;
 	f.action = o->action;
 	/* the log is append-only and read whole: no lock, no registry */
-	ret = session_open(&s, o, SESSION_NO_LOAD, err);
+	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
 	ret = actlog_read(&records, &nr, s.registry_path, &f, warn_line, NULL,

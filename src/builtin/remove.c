@@ -91,7 +91,7 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 	size_t i;
 	int ret;
 
-	ret = session_open(&s, o, 0, err);
+	ret = session_open(&s, o->registry, 0, err);
 	if (ret < 0)
 		goto out;
 	ret = resolve(&wt, s.repo, o->args[0], err);

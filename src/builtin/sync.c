@@ -427,7 +427,7 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	size_t i, idx;
 	int ret;
 
-	ret = session_open(&s, o, SESSION_NO_LOAD, err);
+	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
 	ret = session_target(&t, &s, o->worktree, err);

@@ -263,7 +263,7 @@ int cmd_allocate(const struct cmd_opts *o, struct error *err)
 		error_hint(err, "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 		return ret;
 	}
-	ret = session_open(&s, o, 0, err);
+	ret = session_open(&s, o->registry, 0, err);
 	if (ret < 0)
 		goto out;
 	ret = session_target(&t, &s, o->worktree, err);

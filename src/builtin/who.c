@@ -94,7 +94,7 @@ static void read_registry(struct session *s, const struct cmd_opts *o)
 	char resolved[PATH_MAX];
 	int ret;
 
-	ret = session_open(s, o, SESSION_NO_LOAD, &e);
+	ret = session_open(s, o->registry, SESSION_NO_LOAD, &e);
 	if (ret == ERR_NOREPO && named && *named) {
 		error_clear(&e);
 		s->registry_path =

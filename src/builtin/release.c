@@ -63,7 +63,7 @@ int cmd_release(const struct cmd_opts *o, struct error *err)
 		error_hint(err, "name the services, or use --port <port> or --all");
 		return ret;
 	}
-	ret = session_open(&s, o, 0, err);
+	ret = session_open(&s, o->registry, 0, err);
 	if (ret < 0)
 		goto out;
 	if (o->nr_args || o->all || o->worktree) {
@@ -120,7 +120,7 @@ int cmd_prune(const struct cmd_opts *o, struct error *err)
 	struct released_list gone = RELEASED_LIST_INIT;
 	int ret;
 
-	ret = session_open(&s, o, SESSION_NO_AUTORELEASE, err);
+	ret = session_open(&s, o->registry, SESSION_NO_AUTORELEASE, err);
 	if (ret < 0)
 		goto out;
 	ret = session_autorelease(&s, o->dry_run, &gone, err);

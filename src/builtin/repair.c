@@ -949,7 +949,7 @@ int cmd_repair(const struct cmd_opts *o, struct error *err)
 	/* a dry run changes no byte: removed worktrees keep their ports */
 	if (o->dry_run)
 		flags |= SESSION_NO_AUTORELEASE;
-	ret = session_open(&s, o, flags, err);
+	ret = session_open(&s, o->registry, flags, err);
 	if (ret < 0)
 		goto out;
 	if (o->dry_run) {

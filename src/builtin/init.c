@@ -110,7 +110,7 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 	bool existed;
 	int ret, excluded = 0;
 
-	ret = session_open(&s, o, SESSION_NO_LOAD, err);
+	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
 	ret = cmd_make_parent_dirs(s.registry_path, err);

@@ -261,8 +261,9 @@ int cmd_check(const struct cmd_opts *o, struct error *err)
 	int ret;
 
 	/* check reports: it keeps what prune would drop, and writes nothing */
-	ret = session_open(
-		&s, o, SESSION_NO_AUTORELEASE | SESSION_ALLOW_DUPLICATES, err);
+	ret = session_open(&s, o->registry,
+			   SESSION_NO_AUTORELEASE | SESSION_ALLOW_DUPLICATES,
+			   err);
 	if (ret < 0)
 		goto out;
 	ret = session_autorelease(&s, true, &gone, err);

@@ -304,7 +304,8 @@ int cmd_status(const struct cmd_opts *o, struct error *err)
 				"--timeout and --verbose go with --health-check");
 		return ret;
 	}
-	ret = session_start(&s, o->all ? NULL : &t, o, 0, err);
+	ret = session_start(&s, o->all ? NULL : &t, o->registry,
+			    o->worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	nr = collect_rows(&rows, s.reg, o->all ? NULL : t.name);
@@ -344,7 +345,7 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 		error_hint(err, "use --format dotenv, sh or json");
 		return ret;
 	}
-	ret = session_start(&s, &t, o, 0, err);
+	ret = session_start(&s, &t, o->registry, o->worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	if (t.path) {

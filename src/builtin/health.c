@@ -372,7 +372,8 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 	long start;
 	int ret;
 
-	ret = session_start(&s, o->all ? NULL : &t, o, 0, err);
+	ret = session_start(&s, o->all ? NULL : &t, o->registry,
+			    o->worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < s.reg->nr_allocs; i++) {
@@ -423,7 +424,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 	long k;
 	int ret;
 
-	ret = session_start(&s, &t, o, 0, err);
+	ret = session_start(&s, &t, o->registry, o->worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	k = registry_find(s.reg, t.name, service);
