@@ -33,7 +33,15 @@ void sbuf_addstr(struct sbuf *sb, const char *s);
 void sbuf_addch(struct sbuf *sb, int c);
 void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap);
+void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/*
+ * Append everything left to read from 'fd' ('hint': the bytes expected,
+ * 0 if not known, to size the buffer once). Returns 0, or -1 with errno
+ * set (the buffer keeps what it had before). Does not close 'fd'.
+ */
+int sbuf_read_fd(struct sbuf *sb, int fd, size_t hint);
 
 /*
  * Append the whole file at 'path'. Returns 0, or -1 with errno set (the
@@ -41,7 +49,7 @@ void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap);
  */
 int sbuf_read_file(struct sbuf *sb, const char *path);
 
-/* Remove trailing white space (including newlines). */
+/* Remove trailing spaces, tabs, CRs and LFs (never a NUL byte). */
 void sbuf_rtrim(struct sbuf *sb);
 
 #endif

@@ -90,7 +90,8 @@ void error_format(const struct error *err, struct sbuf *out)
 	sbuf_addstr(out, err->msg);
 }
 
-static void vreport(const char *prefix, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0)))
+vreport(const char *prefix, const char *fmt, va_list ap)
 {
 	fputs(prefix, stderr);
 	vfprintf(stderr, fmt, ap);

@@ -109,43 +109,58 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
-int sbuf_read_file(struct sbuf *sb, const char *path)
+int sbuf_read_fd(struct sbuf *sb, int fd, size_t hint)
 {
 	size_t old = sb->len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	struct stat st;
-
-	if (fd < 0)
-		return -1;
-	/* one allocation and, mostly, one read for the whole file */
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
-		sbuf_grow(sb, (size_t)st.st_size + 1);
+	/* room for 'hint' bytes and the read that finds the end */
+	sbuf_grow(sb, hint ? hint + 1 : 8192);
 	for (;;) {
-		sbuf_grow(sb, 8192);
+		if (sb->alloc - sb->len - 1 == 0)
+			sbuf_grow(sb, 8192);
 		n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
 		if (n < 0) {
 			int saved = errno;
 
 			if (saved == EINTR)
 				continue;
-			close(fd);
 			sbuf_setlen(sb, old);
 			errno = saved;
 			return -1;
 		}
 		if (!n)
-			break;
+			return 0;
 		sbuf_setlen(sb, sb->len + (size_t)n);
 	}
+}
+
+int sbuf_read_file(struct sbuf *sb, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t hint = 0;
+	int ret, saved;
+
+	if (fd < 0)
+		return -1;
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
+		hint = (size_t)st.st_size;
+	ret = sbuf_read_fd(sb, fd, hint);
+	saved = errno;
 	close(fd);
-	return 0;
+	errno = saved;
+	return ret;
 }
 
 void sbuf_rtrim(struct sbuf *sb)
 {
-	while (sb->len && strchr(" \t\r\n", sb->buf[sb->len - 1]))
+	while (sb->len) {
+		char c = sb->buf[sb->len - 1];
+
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			break;
 		sb->len--;
+	}
 	sbuf_setlen(sb, sb->len);
 }
