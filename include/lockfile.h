@@ -50,7 +50,8 @@ void lockfile_unlock(struct lockfile *lk);
  * Replace 'path' with 'len' bytes of 'data' so that a reader, or a process
  * killed at any moment, sees either the old file or the new one, and the
  * new one survives a crash: write a temporary file in the same directory,
- * fsync it, rename it over 'path', fsync the directory.
+ * fsync it, rename it over 'path', fsync the directory. Once the rename is
+ * done the call succeeds: a directory that cannot be synced is a warning.
  *
  * An existing file keeps its mode (and its owner, where permitted); a new
  * one gets 'mode' less the umask. If 'path' is a symbolic link, the link

@@ -86,7 +86,7 @@ static void dir_of(struct sbuf *out, const char *path)
 static int fsync_dir(const char *path)
 {
 	struct sbuf dir = SBUF_INIT;
-	int fd, ret = 0;
+	int fd, ret = 0, saved;
 
 	dir_of(&dir, path);
 	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -94,7 +94,9 @@ static int fsync_dir(const char *path)
 		/* some file systems refuse fsync on a directory: not fatal */
 		if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS)
 			ret = -1;
+		saved = errno;
 		close(fd);
+		errno = saved;
 	}
 	sbuf_release(&dir);
 	return ret;
@@ -154,8 +156,15 @@ int lockfile_replace(const char *path, const void *data, size_t len,
 		ret = error_errno(err, path, "cannot replace");
 		goto out;
 	}
+	/*
+	 * The file is replaced: failing now would report a change that was
+	 * made as one that was not. It may not survive a power loss, which
+	 * is worth a warning.
+	 */
+	sbuf_setlen(&tmp, 0);
 	if (fsync_dir(path) < 0)
-		ret = error_errno(err, path, "cannot sync the directory of");
+		warning("cannot sync the directory of '%s' (%s); the change is made but may not survive a crash",
+			path, strerror(errno));
 out:
 	if (fd >= 0)
 		close(fd);

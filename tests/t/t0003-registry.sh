@@ -367,4 +367,27 @@ test_expect_success 'a repository without a registry gets exit 7 and no stray fi
 	test_must_be_empty actual
 '
 
+test_expect_success 'a directory that cannot be synced after the rename is a warning' '
+	command -v strace >/dev/null || { echo "strace is needed (make deps)"; false; } &&
+	new_repo rsync &&
+	set_ranges rsync "web:11690-11699" "api:11690-11699" "db:11690-11699" &&
+	git -C rsync worktree-ports allocate web -q >/dev/null &&
+	# count the fsyncs of a run up to the directory fsync that follows
+	# the rename of ports.json; fail that one in a second, identical run
+	strace -f -qq -o trace -e trace=fsync,rename \
+		git -C rsync worktree-ports allocate api -q >/dev/null &&
+	k=$(grep -E " (fsync|rename)\(" trace |
+		awk "/rename\(.*ports\.json\"\)/ { hit = 1; next }
+		     /fsync\(/ { n++; if (hit) { print n; exit } }") &&
+	test -n "$k" &&
+	strace -f -qq -o /dev/null -e trace=fsync \
+		-e inject=fsync:error=EIO:when=$k \
+		git -C rsync worktree-ports allocate db -q >port 2>err &&
+	grep "^warning: cannot sync the directory of .*ports.json" err &&
+	json_get rsync/design/worktrees/ports.json \
+		"allocations[service=db].port" >actual &&
+	test_cmp port actual &&
+	grep "allocate" rsync/design/worktrees/ports.log | grep -q "db"
+'
+
 test_done
