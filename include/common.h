@@ -11,9 +11,23 @@
 
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+/*
+ * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
+ * to stderr: the time since the previous call (or since the start);
+ * PHASE "total" prints the time since the start.
+ */
+void timing_mark(const char *phase);
+
 #endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE 1
+/*
+ * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
+ * to stderr: the time since the previous call (or since the start);
+ * PHASE "total" prints the time since the start.
+ */
+void timing_mark(const char *phase);
+
 #endif
 
 #include <stdbool.h>
@@ -70,5 +84,12 @@ char *user_at_host(void);
 			(alloc) = grow_;                                       \
 		}                                                              \
 	} while (0)
+
+/*
+ * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
+ * to stderr: the time since the previous call (or since the start);
+ * PHASE "total" prints the time since the start.
+ */
+void timing_mark(const char *phase);
 
 #endif

@@ -85,6 +85,11 @@ void error_clear(struct error *err);
  * Strings from files or other processes must be escaped first (text.h).
  */
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * An error that does not stop the command, as a warning: "warning: FILE:
+ * MESSAGE" and, unless 'then' is NULL, "; THEN" (what follows from it).
+ */
+void warning_error(const struct error *e, const char *then);
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

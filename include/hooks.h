@@ -114,4 +114,7 @@ void hooks_describe(struct sbuf *out, const struct hooks_result *r);
 /* The action's name in --json output: "installed", "not_ours", ... */
 const char *hooks_action_name(enum hooks_action action);
 
+/* Is this the post-checkout hook's run ($GIT_WORKTREE_PORTS_HOOK=1)? */
+bool hooks_in_hook(void);
+
 #endif

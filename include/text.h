@@ -46,6 +46,9 @@ void text_add_printable(struct sbuf *out, const char *s, size_t len,
 #define TEXT_SHOW_MAX 64
 #define TEXT_SHOW_SIZE (TEXT_SHOW_MAX * 4 + 8)
 
+/* text_add_printable() of the whole of 's', keeping nothing else. */
+void text_addstr_printable(struct sbuf *out, const char *s);
+
 /*
  * Write 's' into 'buf' (of 'size' bytes) for a one-line message, in
  * printable ASCII: ' ' to '~' as they are, except the backslash, and

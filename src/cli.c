@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "hooks.h"
 #include "error.h"
 #include "sbuf.h"
 #include "wt.h"
@@ -538,7 +539,7 @@ int cli_main(int argc, char **argv)
 	 * The hook must never fail a checkout: what went wrong in its sync
 	 * is a warning, and the exit status is 0.
 	 */
-	if (ret < 0 && p.cmd->fn == cmd_sync && cmd_in_hook()) {
+	if (ret < 0 && p.cmd->fn == cmd_sync && hooks_in_hook()) {
 		if (err.code)
 			print_error(&err, "warning");
 		ret = 0;

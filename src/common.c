@@ -109,3 +109,25 @@ void sleep_ms(long ms)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
+
+void timing_mark(const char *phase)
+{
+	static int enabled = -1;
+	static long long start, last;
+	long long now;
+
+	if (enabled < 0) {
+		const char *v = getenv("GIT_WORKTREE_PORTS_TIMING");
+
+		enabled = v && *v && strcmp(v, "0");
+		start = last = monotonic_us();
+	}
+	if (!enabled)
+		return;
+	now = monotonic_us();
+	if (!strcmp(phase, "total"))
+		fprintf(stderr, "timing: total %lld\n", now - start);
+	else
+		fprintf(stderr, "timing: %s %lld\n", phase, now - last);
+	last = now;
+}

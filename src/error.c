@@ -107,6 +107,18 @@ void warning(const char *fmt, ...)
 	va_end(ap);
 }
 
+void warning_error(const struct error *e, const char *then)
+{
+	struct sbuf line = SBUF_INIT;
+
+	error_format(e, &line);
+	if (then)
+		warning("%s; %s", line.buf, then);
+	else
+		warning("%s", line.buf);
+	sbuf_release(&line);
+}
+
 void note(const char *fmt, ...)
 {
 	va_list ap;

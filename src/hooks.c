@@ -382,3 +382,10 @@ const char *hooks_action_name(enum hooks_action action)
 	}
 	return "unknown";
 }
+
+bool hooks_in_hook(void)
+{
+	const char *v = getenv("GIT_WORKTREE_PORTS_HOOK");
+
+	return v && !strcmp(v, "1");
+}

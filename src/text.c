@@ -117,3 +117,8 @@ const char *text_show(char *buf, size_t size, const char *s)
 	buf[used] = '\0';
 	return buf;
 }
+
+void text_addstr_printable(struct sbuf *out, const char *s)
+{
+	text_add_printable(out, s, strlen(s), 0);
+}

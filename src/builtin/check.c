@@ -1,5 +1,8 @@
 #include "common.h"
 #include "cmd.h"
+#include "text.h"
+#include "misfit.h"
+#include "session.h"
 #include "error.h"
 #include "jsonw.h"
 #include "registry.h"
@@ -88,7 +91,7 @@ static void add_shell_word(struct sbuf *out, const char *word)
 	if (*word && strspn(word, "abcdefghijklmnopqrstuvwxyz"
 				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				  "0123456789._-/") == strlen(word)) {
-		cmd_add_printable(out, word);
+		text_addstr_printable(out, word);
 		return;
 	}
 	sbuf_addch(&q, '\'');
@@ -99,7 +102,7 @@ static void add_shell_word(struct sbuf *out, const char *word)
 			sbuf_addch(&q, *p);
 	}
 	sbuf_addch(&q, '\'');
-	cmd_add_printable(out, q.buf);
+	text_addstr_printable(out, q.buf);
 	sbuf_release(&q);
 }
 
@@ -120,9 +123,9 @@ static void range_overlaps(struct conflicts *l, const struct session *s)
 			if (lo > hi)
 				continue;
 			sbuf_addstr(&detail, "ranges '");
-			cmd_add_printable(&detail, a->name);
+			text_addstr_printable(&detail, a->name);
 			sbuf_addf(&detail, "' (%u-%u) and '", a->start, a->end);
-			cmd_add_printable(&detail, b->name);
+			text_addstr_printable(&detail, b->name);
 			sbuf_addf(&detail, "' (%u-%u) share ", b->start,
 				  b->end);
 			if (lo == hi)
@@ -130,11 +133,11 @@ static void range_overlaps(struct conflicts *l, const struct session *s)
 			else
 				sbuf_addf(&detail, "ports %u-%u", lo, hi);
 			sbuf_addstr(&fix, "edit \"ranges\" in ");
-			cmd_add_printable(&fix, s->registry_path);
+			text_addstr_printable(&fix, s->registry_path);
 			sbuf_addstr(&fix, " so that '");
-			cmd_add_printable(&fix, a->name);
+			text_addstr_printable(&fix, a->name);
 			sbuf_addstr(&fix, "' and '");
-			cmd_add_printable(&fix, b->name);
+			text_addstr_printable(&fix, b->name);
 			sbuf_addstr(&fix, "' do not overlap");
 			add(l, KIND_RANGE_OVERLAP, -1, NULL, NULL, &detail,
 			    &fix);
@@ -146,9 +149,9 @@ static void add_subject(struct sbuf *out, uint16_t port, const char *service,
 			const char *worktree)
 {
 	sbuf_addf(out, "port %u of '", port);
-	cmd_add_printable(out, service);
+	text_addstr_printable(out, service);
 	sbuf_addstr(out, "' in worktree '");
-	cmd_add_printable(out, worktree);
+	text_addstr_printable(out, worktree);
 	sbuf_addch(out, '\'');
 }
 
@@ -269,7 +272,7 @@ int cmd_check(const struct cmd_opts *o, struct error *err)
 	ret = session_autorelease(&s, true, &gone, err);
 	if (ret < 0)
 		goto out;
-	ret = session_misfits(&mf, &s, NULL, &gone, err);
+	ret = misfit_survey(&mf, &s, NULL, &gone, err);
 	if (ret < 0)
 		goto out;
 	range_overlaps(&l, &s);
@@ -288,6 +291,6 @@ out:
 	misfit_list_release(&mf);
 	released_list_release(&gone);
 	session_release(&s);
-	cmd_timing("total");
+	timing_mark("total");
 	return ret;
 }

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "actlog.h"
 #include "cmd.h"
+#include "session.h"
 #include "config.h"
 #include "error.h"
 #include "health.h"
@@ -386,9 +387,7 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 	if (l.nr > 1)
 		qsort(l.items, l.nr, sizeof(*l.items), cmp_checked);
 	/* nobody waits on the lock while the network is asked */
-	registry_free(s.reg);
-	s.reg = NULL;
-	lockfile_unlock(&s.lock);
+	session_unlock(&s);
 
 	start = (long)monotonic_us();
 	ret = run_checks(&l, timeout_ms, err);
@@ -437,9 +436,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 		goto out;
 	}
 	add_checked(&l, &s.reg->allocs[k], t.path, &cc);
-	registry_free(s.reg);
-	s.reg = NULL;
-	lockfile_unlock(&s.lock);
+	session_unlock(&s);
 
 	deadline = (long)monotonic_us() / 1000 + total_ms;
 	for (;;) {

@@ -1,5 +1,8 @@
 #include "common.h"
 #include "cmd.h"
+#include "path.h"
+#include "exclude.h"
+#include "session.h"
 #include "actlog.h"
 #include "error.h"
 #include "hooks.h"
@@ -64,7 +67,7 @@ static int exclude_registry(const struct wt_repo *repo, const char *path,
 	sbuf_addf(&buf[4], "%s.1", log.buf + top_len);
 	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		lines[i] = buf[i].buf;
-	ret = cmd_exclude(repo, lines, ARRAY_SIZE(lines), err);
+	ret = exclude_add(repo, lines, ARRAY_SIZE(lines), err);
 	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		sbuf_release(&buf[i]);
 	sbuf_release(&log);
@@ -113,10 +116,10 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
-	ret = cmd_make_parent_dirs(s.registry_path, err);
+	ret = mkdir_parents(s.registry_path, err);
 	if (ret < 0)
 		goto out;
-	ret = registry_lock(&s.lock, s.registry_path, cmd_lock_timeout(), err);
+	ret = registry_lock(&s.lock, s.registry_path, session_lock_timeout(), err);
 	if (ret < 0)
 		goto out;
 	existed = !lstat(s.registry_path, &st);

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "actlog.h"
 #include "cmd.h"
+#include "session.h"
 #include "error.h"
 #include "jsonw.h"
 #include "sbuf.h"
@@ -10,11 +11,7 @@
 
 static void warn_line(const struct error *w, void *payload UNUSED)
 {
-	struct sbuf line = SBUF_INIT;
-
-	error_format(w, &line);
-	warning("%s", line.buf);
-	sbuf_release(&line);
+	warning_error(w, NULL);
 }
 
 /* A field for the table: "-" when missing, control characters as '?'. */

@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "session.h"
 #include "error.h"
 #include "jsonw.h"
 #include "registry.h"

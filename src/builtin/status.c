@@ -1,6 +1,8 @@
 #include "common.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "wtenv.h"
+#include "session.h"
 #include "config.h"
 #include "envfile.h"
 #include "error.h"
@@ -320,7 +322,7 @@ out:
 	free(rows);
 	target_release(&t);
 	session_release(&s);
-	cmd_timing("total");
+	timing_mark("total");
 	return ret;
 }
 
@@ -359,7 +361,7 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 		for (i = 0; c && i < c->nr_warnings; i++)
 			warning("%s", c->warnings[i]);
 	}
-	session_env(&vars, &s, &t, c);
+	wtenv_build(&vars, &s, &t, c);
 	if (!strcmp(format, "json"))
 		jsonw_object_begin(&w, NULL);
 	for (i = 0; i < vars.nr; i++) {

@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "session.h"
 #include "error.h"
 #include "jsonw.h"
 #include "peers.h"
@@ -14,30 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-void cmd_add_printable(struct sbuf *out, const char *s)
-{
-	text_add_printable(out, s, strlen(s), 0);
-}
-
-char *session_worktree_dir(const struct session *s, const char *worktree,
-			   const char *path)
-{
-	char resolved[PATH_MAX];
-	struct wt_info info;
-	char *dir = NULL;
-
-	if (path)
-		return xstrdup(realpath(path, resolved) ? resolved : path);
-	if (!s->repo)
-		return NULL;
-	if (!strcmp(worktree, WT_MAIN_NAME) && s->repo->main_path)
-		return xstrdup(s->repo->main_path);
-	if (!wt_lookup(&info, s->repo, worktree, NULL) && info.path)
-		dir = xstrdup(info.path);
-	wt_info_release(&info);
-	return dir;
-}
-
 /* 1 to 65535, decimal digits only: who is asked about any port. */
 static int parse_port(uint16_t *out, const char *arg, struct error *err)
 {
@@ -50,7 +27,7 @@ static int parse_port(uint16_t *out, const char *arg, struct error *err)
 	if (p == arg || *p || !n || n > 65535) {
 		struct sbuf shown = SBUF_INIT;
 
-		cmd_add_printable(&shown, arg);
+		text_addstr_printable(&shown, arg);
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"invalid port '%s'", shown.buf);
 		error_hint(err, "give a number from 1 to 65535");
@@ -108,7 +85,7 @@ static void read_registry(struct session *s, const struct cmd_opts *o)
 	ret = registry_load(&s->reg, s->registry_path,
 			    REGISTRY_ALLOW_DUPLICATES, &e);
 	if (ret == ERR_NOTFOUND) {
-		cmd_add_printable(&line, s->registry_path);
+		text_addstr_printable(&line, s->registry_path);
 		note("no registry at '%s': allocations are not shown",
 			 line.buf);
 		goto out;
@@ -116,8 +93,7 @@ static void read_registry(struct session *s, const struct cmd_opts *o)
 	if (!ret)
 		goto out;
 warn:
-	error_format(&e, &line);
-	warning("%s; allocations are not shown", line.buf);
+	warning_error(&e, "allocations are not shown");
 out:
 	sbuf_release(&line);
 }
@@ -174,14 +150,14 @@ static void json_proc(struct jsonw *j, const struct who *w,
 	jsonw_string(j, "command", p->cmdline);
 	/* paths are the kernel's bytes: keep the JSON valid UTF-8 */
 	if (p->cwd) {
-		cmd_add_printable(&buf, p->cwd);
+		text_addstr_printable(&buf, p->cwd);
 		jsonw_string(j, "cwd", buf.buf);
 	} else {
 		jsonw_null(j, "cwd");
 	}
 	sbuf_reset(&buf);
 	if (p->exe) {
-		cmd_add_printable(&buf, p->exe);
+		text_addstr_printable(&buf, p->exe);
 		jsonw_string(j, "exe", buf.buf);
 	} else {
 		jsonw_null(j, "exe");
@@ -258,7 +234,7 @@ static void add_proc(struct sbuf *out, const struct who *w,
 	size_t i;
 
 	sbuf_addf(out, "  pid %ld, user ", p->pid);
-	cmd_add_printable(out, p->user);
+	text_addstr_printable(out, p->user);
 	if (shown_before(w, l, p->pid)) {
 		sbuf_addstr(out, " (as above)\n");
 		return;
@@ -266,10 +242,10 @@ static void add_proc(struct sbuf *out, const struct who *w,
 	if (p->start_time)
 		sbuf_addf(out, ", started %s", p->start_time);
 	sbuf_addstr(out, "\n    command: ");
-	cmd_add_printable(out, p->cmdline);
+	text_addstr_printable(out, p->cmdline);
 	sbuf_addstr(out, "\n    directory: ");
 	if (p->cwd)
-		cmd_add_printable(out, p->cwd);
+		text_addstr_printable(out, p->cwd);
 	else
 		sbuf_addstr(out, "unknown (not readable)");
 	sbuf_addch(out, '\n');
@@ -278,17 +254,17 @@ static void add_proc(struct sbuf *out, const struct who *w,
 	in = inside_of(w, p);
 	if (in) {
 		sbuf_addstr(out, "    runs inside worktree '");
-		cmd_add_printable(out, in->a->worktree);
+		text_addstr_printable(out, in->a->worktree);
 		sbuf_addstr(out, "'\n");
 		return;
 	}
 	for (i = 0; i < w->nr_owners; i++) {
 		sbuf_addstr(out, "    runs outside worktree '");
-		cmd_add_printable(out, w->owners[i].a->worktree);
+		text_addstr_printable(out, w->owners[i].a->worktree);
 		sbuf_addch(out, '\'');
 		if (w->owners[i].dir) {
 			sbuf_addstr(out, " (");
-			cmd_add_printable(out, w->owners[i].dir);
+			text_addstr_printable(out, w->owners[i].dir);
 			sbuf_addch(out, ')');
 		}
 		sbuf_addch(out, '\n');
@@ -304,13 +280,13 @@ static void print_human(const struct who *w)
 		const struct allocation *a = w->owners[i].a;
 
 		sbuf_addf(&out, "port %u is allocated to '", w->port);
-		cmd_add_printable(&out, a->service);
+		text_addstr_printable(&out, a->service);
 		sbuf_addstr(&out, "' in worktree '");
-		cmd_add_printable(&out, a->worktree);
+		text_addstr_printable(&out, a->worktree);
 		sbuf_addch(&out, '\'');
 		if (a->path) {
 			sbuf_addstr(&out, " (");
-			cmd_add_printable(&out, a->path);
+			text_addstr_printable(&out, a->path);
 			sbuf_addch(&out, ')');
 		}
 		sbuf_addch(&out, '\n');
@@ -322,7 +298,7 @@ static void print_human(const struct who *w)
 		sbuf_addf(&out,
 			  "port %u is allocated in %s registry on this host: ",
 			  w->port, w->have_registry ? "another" : "a");
-		cmd_add_printable(&out, w->other);
+		text_addstr_printable(&out, w->other);
 		sbuf_addch(&out, '\n');
 	}
 	if (!w->nr_ls)
@@ -338,13 +314,13 @@ static void print_human(const struct who *w)
 			continue;
 		if (geteuid()) {
 			sbuf_addstr(&out, "  held by ");
-			cmd_add_printable(&out, l->user);
+			text_addstr_printable(&out, l->user);
 			sbuf_addf(&out,
 				  " (uid %u); run as root to see the process\n",
 				  l->uid);
 		} else {
 			sbuf_addstr(&out, "  held by ");
-			cmd_add_printable(&out, l->user);
+			text_addstr_printable(&out, l->user);
 			sbuf_addf(
 				&out,
 				" (uid %u); no process found: it may run in another pid namespace\n",
@@ -378,13 +354,13 @@ int cmd_who(const struct cmd_opts *o, struct error *err)
 	if (ret < 0)
 		return ret;
 	ret = probe_listeners(&w.ls, &w.nr_ls, w.port, err);
-	cmd_timing("probe");
+	timing_mark("probe");
 	if (ret < 0)
 		goto out;
 	read_registry(&s, o);
 	find_owners(&w, &s);
 	peers_holder(&w.other, w.port, s.registry_path, NULL);
-	cmd_timing("registry");
+	timing_mark("registry");
 	if (o->json)
 		print_json(&w);
 	else if (o->quiet)
@@ -398,6 +374,6 @@ out:
 	free(w.other);
 	probe_listeners_free(w.ls, w.nr_ls);
 	session_release(&s);
-	cmd_timing("total");
+	timing_mark("total");
 	return ret;
 }

@@ -1,5 +1,5 @@
 #include "common.h"
-#include "cmd.h"
+#include "session.h"
 #include "alloc.h"
 #include "actlog.h"
 #include "error.h"
@@ -17,36 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void cmd_timing(const char *phase)
-{
-	static int enabled = -1;
-	static long long start, last;
-	long long now;
-
-	if (enabled < 0) {
-		const char *v = getenv("GIT_WORKTREE_PORTS_TIMING");
-
-		enabled = v && *v && strcmp(v, "0");
-		start = last = monotonic_us();
-	}
-	if (!enabled)
-		return;
-	now = monotonic_us();
-	if (!strcmp(phase, "total"))
-		fprintf(stderr, "timing: total %lld\n", now - start);
-	else
-		fprintf(stderr, "timing: %s %lld\n", phase, now - last);
-	last = now;
-}
-
-bool cmd_in_hook(void)
-{
-	const char *v = getenv("GIT_WORKTREE_PORTS_HOOK");
-
-	return v && !strcmp(v, "1");
-}
-
-int cmd_lock_timeout(void)
+int session_lock_timeout(void)
 {
 	const char *v = getenv("GIT_WORKTREE_PORTS_LOCK_TIMEOUT");
 	char *end;
@@ -59,16 +30,6 @@ int cmd_lock_timeout(void)
 	if (errno || *end || ms < 0 || ms > INT_MAX)
 		return 10000;
 	return (int)ms;
-}
-
-void cmd_port_var(struct sbuf *out, const char *service)
-{
-	const char *p;
-
-	sbuf_addstr(out, "PORT_");
-	for (p = service; *p; p++)
-		sbuf_addch(out, isalnum((unsigned char)*p) ?
-					toupper((unsigned char)*p) : '_');
 }
 
 /*
@@ -141,12 +102,12 @@ int session_open(struct session *s, const char *registry, unsigned flags,
 {
 	int ret;
 
-	cmd_timing("start");
+	timing_mark("start");
 	ret = wt_open(&s->repo, NULL, err);
 	if (ret < 0)
 		return ret;
 	ret = registry_path(&s->registry_path, s->repo, registry, err);
-	cmd_timing("discover");
+	timing_mark("discover");
 	if (ret < 0 || (flags & SESSION_NO_LOAD))
 		return ret;
 	return session_load(s, flags, err);
@@ -182,15 +143,15 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 		error_hint(err, "run 'git worktree-ports init' to create it");
 		return ret;
 	}
-	ret = registry_lock(&s->lock, s->registry_path, cmd_lock_timeout(),
+	ret = registry_lock(&s->lock, s->registry_path, session_lock_timeout(),
 			    err);
 	if (ret < 0)
 		return ret;
-	cmd_timing("lock");
+	timing_mark("lock");
 	if (flags & SESSION_ALLOW_DUPLICATES)
 		load_flags |= REGISTRY_ALLOW_DUPLICATES;
 	ret = registry_load(&s->reg, s->registry_path, load_flags, err);
-	cmd_timing("load");
+	timing_mark("load");
 	if (ret < 0)
 		return ret;
 	if (!(flags & SESSION_NO_AUTORELEASE)) {
@@ -205,7 +166,7 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 				 gone.items[i].port, gone.items[i].service,
 				 gone.items[i].worktree);
 		released_list_release(&gone);
-		cmd_timing("autorelease");
+		timing_mark("autorelease");
 	}
 	return ret;
 }
@@ -253,24 +214,29 @@ static void drop_log(struct session *s)
 int session_finish(struct session *s, struct error *err)
 {
 	struct error log_err = ERROR_INIT;
-	struct sbuf line = SBUF_INIT;
 	int ret = 0;
 
 	if (s->reg && s->dirty) {
 		ret = registry_save(s->reg, err);
 		if (!ret)
 			s->dirty = false;
-		cmd_timing("save");
+		timing_mark("save");
 	}
 	if (!ret && s->nr_log &&
 	    actlog_append(s->registry_path, s->log, s->nr_log, &log_err) < 0) {
 		/* the registry change stands; only its record is lost */
-		error_format(&log_err, &line);
-		warning("%s", line.buf);
-		sbuf_release(&line);
+		warning_error(&log_err, NULL);
 	}
 	drop_log(s);
 	return ret;
+}
+
+void session_unlock(struct session *s)
+{
+	registry_free(s->reg);
+	s->reg = NULL;
+	s->dirty = false;
+	lockfile_unlock(&s->lock);
 }
 
 void session_release(struct session *s)
@@ -451,72 +417,21 @@ void target_release(struct target *t)
 	t->name = t->path = NULL;
 }
 
-/* mkdir -p of the directory holding 'path'. */
-int cmd_make_parent_dirs(const char *path, struct error *err)
+char *session_worktree_dir(const struct session *s, const char *worktree,
+			   const char *path)
 {
-	char *dir = xstrdup(path);
-	char *p;
-	int ret = 0;
+	char resolved[PATH_MAX];
+	struct wt_info info;
+	char *dir = NULL;
 
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-			ret = error_errno(err, dir, "cannot create directory");
-			break;
-		}
-		*p = '/';
-	}
-	free(dir);
-	return ret;
-}
-
-static bool has_line(const char *text, const char *line)
-{
-	size_t len = strlen(line);
-	const char *p = text;
-
-	while ((p = strstr(p, line))) {
-		if ((p == text || p[-1] == '\n') &&
-		    (p[len] == '\n' || p[len] == '\0'))
-			return true;
-		p += len;
-	}
-	return false;
-}
-
-int cmd_exclude(const struct wt_repo *repo, const char *const *patterns,
-		size_t nr, struct error *err)
-{
-	struct sbuf exclude = SBUF_INIT, text = SBUF_INIT, add = SBUF_INIT;
-	size_t i;
-	int ret = 0;
-
-	sbuf_addf(&exclude, "%s/info/exclude", repo->commondir);
-	if (sbuf_read_file(&text, exclude.buf) < 0 && errno != ENOENT) {
-		ret = error_errno(err, exclude.buf, "cannot read");
-		goto out;
-	}
-	for (i = 0; i < nr; i++)
-		if (!has_line(text.buf, patterns[i]) &&
-		    !has_line(add.buf, patterns[i]))
-			sbuf_addf(&add, "%s\n", patterns[i]);
-	if (!add.len)
-		goto out;
-	if (text.len && text.buf[text.len - 1] != '\n')
-		sbuf_addch(&text, '\n');
-	sbuf_addstr(&text, "# git-worktree-ports: machine state, not source\n");
-	sbuf_add(&text, add.buf, add.len);
-	ret = cmd_make_parent_dirs(exclude.buf, err);
-	if (!ret)
-		ret = lockfile_replace(exclude.buf, text.buf, text.len, 0644, 0,
-				       err);
-	if (!ret)
-		ret = 1;
-out:
-	sbuf_release(&exclude);
-	sbuf_release(&text);
-	sbuf_release(&add);
-	return ret;
+	if (path)
+		return xstrdup(realpath(path, resolved) ? resolved : path);
+	if (!s->repo)
+		return NULL;
+	if (!strcmp(worktree, WT_MAIN_NAME) && s->repo->main_path)
+		return xstrdup(s->repo->main_path);
+	if (!wt_lookup(&info, s->repo, worktree, NULL) && info.path)
+		dir = xstrdup(info.path);
+	wt_info_release(&info);
+	return dir;
 }

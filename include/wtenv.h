@@ -1,0 +1,64 @@
+#ifndef WTP_WTENV_H
+#define WTP_WTENV_H
+
+/*
+ * wtenv: a worktree's variables (its ports, COMPOSE_PROJECT_NAME, the
+ * [vars] of .worktree-ports.ini) and writing them into its .env files
+ * (envfile.h does the file; this module decides what goes in it).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct error;
+struct session;
+struct target;
+struct sbuf;
+struct wt_repo;
+struct config;
+struct envfile_var;
+
+/* Variables for a .env file or 'env': owned name and value strings. */
+struct env_list {
+	struct envfile_var *vars;
+	size_t nr, alloc;
+};
+
+#define ENV_LIST_INIT { NULL, 0, 0 }
+
+void env_list_add(struct env_list *l, const char *name, const char *value);
+void env_list_release(struct env_list *l);
+
+/*
+ * The variables of worktree 't': each service of 'c' it has a port for
+ * (under the configured name), every other port it has (PORT_<SERVICE>),
+ * COMPOSE_PROJECT_NAME if 'c' asks for it, and the [vars] of 'c' (one that
+ * cannot be expanded is left out with a warning). 'c' may be NULL.
+ */
+int wtenv_build(struct env_list *out, const struct session *s,
+		const struct target *t, const struct config *c);
+
+/* A target file of [env] file, and whether sync wrote it. */
+struct env_written {
+	const char *file; /* borrowed from the config */
+	bool changed;
+};
+
+/*
+ * Write the variables of worktree 't' (wtenv_build(), returned in 'vars')
+ * into every [env] file of 'c', keeping them out of git status (info/
+ * exclude). '*out' (the caller frees it) says which files changed. The
+ * caller holds the registry lock (session_load()).
+ */
+int wtenv_write(struct session *s, const struct target *t,
+		const struct config *c, struct env_list *vars,
+		struct env_written **out, struct error *err);
+
+/* The COMPOSE_PROJECT_NAME of 'worktree': valid for compose, unique. */
+void wtenv_compose_name(struct sbuf *out, const struct wt_repo *repo,
+			const char *worktree);
+
+/* "PORT_" + the service upper-cased, non-alphanumerics as '_'. */
+void wtenv_port_var(struct sbuf *out, const char *service);
+
+#endif
