@@ -1,5 +1,6 @@
 #include "common.h"
 #include "cmd.h"
+#include "holders.h"
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
@@ -38,108 +39,15 @@ static int parse_port(uint16_t *out, const char *arg, struct error *err)
 	return 0;
 }
 
-/* What who knows about the port besides its listeners. */
-struct owner {
-	const struct allocation *a; /* borrowed from the registry */
-	char *dir;		    /* its worktree's directory, or NULL */
-};
-
-struct who {
-	uint16_t port;
-	bool have_registry;   /* the registry was read */
-	const char *registry; /* its path, or NULL */
-	struct owner *owners; /* allocations of the port in it */
-	size_t nr_owners;
-	char *other; /* another registry allocating it, or NULL */
-	struct probe_listener *ls;
-	size_t nr_ls;
-};
-
-/*
- * The registry, read without the lock (it is replaced atomically) and
- * without dropping removed worktrees' ports: who only looks. Outside a
- * repository only --registry or $GIT_WORKTREE_PORTS_REGISTRY name one.
- * Nothing here fails the command: who answers about the port anyway.
- */
-static void read_registry(struct session *s, const struct cmd_opts *o)
-{
-	struct error e = ERROR_INIT;
-	struct sbuf line = SBUF_INIT;
-	const char *named = o->registry && *o->registry
-				    ? o->registry
-				    : getenv("GIT_WORKTREE_PORTS_REGISTRY");
-	char resolved[PATH_MAX];
-	int ret;
-
-	ret = session_open(s, o->registry, SESSION_NO_LOAD, &e);
-	if (ret == ERR_NOREPO && named && *named) {
-		error_clear(&e);
-		s->registry_path =
-			xstrdup(realpath(named, resolved) ? resolved : named);
-	} else if (ret == ERR_NOREPO) {
-		note("not in a git repository: allocations are not shown");
-		goto out;
-	} else if (ret < 0) {
-		goto warn;
-	}
-	ret = registry_load(&s->reg, s->registry_path,
-			    REGISTRY_ALLOW_DUPLICATES, &e);
-	if (ret == ERR_NOTFOUND) {
-		text_addstr_printable(&line, s->registry_path);
-		note("no registry at '%s': allocations are not shown",
-			 line.buf);
-		goto out;
-	}
-	if (!ret)
-		goto out;
-warn:
-	warning_error(&e, "allocations are not shown");
-out:
-	sbuf_release(&line);
-}
-
-static void find_owners(struct who *w, const struct session *s)
-{
-	size_t i;
-
-	if (!s->reg)
-		return;
-	w->have_registry = true;
-	w->registry = s->registry_path;
-	w->owners = xcalloc(s->reg->nr_allocs + 1, sizeof(*w->owners));
-	for (i = 0; i < s->reg->nr_allocs; i++) {
-		const struct allocation *a = &s->reg->allocs[i];
-
-		if (a->port != w->port)
-			continue;
-		w->owners[w->nr_owners].a = a;
-		w->owners[w->nr_owners].dir =
-			session_worktree_dir(s, a->worktree, a->path);
-		w->nr_owners++;
-	}
-}
-
-/* The owner whose worktree 'p' runs in, or NULL. */
-static const struct owner *inside_of(const struct who *w,
-				     const struct probe_proc *p)
-{
-	size_t i;
-
-	for (i = 0; i < w->nr_owners; i++)
-		if (w->owners[i].dir && probe_runs_inside(p, w->owners[i].dir))
-			return &w->owners[i];
-	return NULL;
-}
-
 static const char *family_name(int family)
 {
 	return family == AF_INET6 ? "ipv6" : "ipv4";
 }
 
-static void json_proc(struct jsonw *j, const struct who *w,
+static void json_proc(struct jsonw *j, const struct holders *w,
 		      const struct probe_proc *p)
 {
-	const struct owner *in = w->nr_owners ? inside_of(w, p) : NULL;
+	const struct owner *in = w->nr_owners ? holders_owner_of(w, p) : NULL;
 	struct sbuf buf = SBUF_INIT;
 
 	jsonw_object_begin(j, NULL);
@@ -172,7 +80,7 @@ static void json_proc(struct jsonw *j, const struct who *w,
 	sbuf_release(&buf);
 }
 
-static void print_json(const struct who *w)
+static void print_json(const struct holders *w)
 {
 	struct jsonw j = JSONW_INIT;
 	size_t i, k;
@@ -214,7 +122,7 @@ static void print_json(const struct who *w)
 }
 
 /* Has a listener before 'l' shown process 'pid' already? */
-static bool shown_before(const struct who *w, const struct probe_listener *l,
+static bool shown_before(const struct holders *w, const struct probe_listener *l,
 			 long pid)
 {
 	const struct probe_listener *prev;
@@ -227,7 +135,7 @@ static bool shown_before(const struct who *w, const struct probe_listener *l,
 	return false;
 }
 
-static void add_proc(struct sbuf *out, const struct who *w,
+static void add_proc(struct sbuf *out, const struct holders *w,
 		     const struct probe_listener *l, const struct probe_proc *p)
 {
 	const struct owner *in;
@@ -251,7 +159,7 @@ static void add_proc(struct sbuf *out, const struct who *w,
 	sbuf_addch(out, '\n');
 	if (!w->nr_owners)
 		return;
-	in = inside_of(w, p);
+	in = holders_owner_of(w, p);
 	if (in) {
 		sbuf_addstr(out, "    runs inside worktree '");
 		text_addstr_printable(out, in->a->worktree);
@@ -271,7 +179,7 @@ static void add_proc(struct sbuf *out, const struct who *w,
 	}
 }
 
-static void print_human(const struct who *w)
+static void print_human(const struct holders *w)
 {
 	struct sbuf out = SBUF_INIT;
 	size_t i, k;
@@ -332,7 +240,7 @@ static void print_human(const struct who *w)
 }
 
 /* -q: the pids, one a line, for kill(1). */
-static void print_pids(const struct who *w)
+static void print_pids(const struct holders *w)
 {
 	size_t i, k;
 
@@ -344,23 +252,16 @@ static void print_pids(const struct who *w)
 
 int cmd_who(const struct cmd_opts *o, struct error *err)
 {
-	struct session s = SESSION_INIT;
-	struct who w;
-	size_t i;
+	struct holders w = HOLDERS_INIT;
+	uint16_t port = 0;
 	int ret;
 
-	memset(&w, 0, sizeof(w));
-	ret = parse_port(&w.port, o->args[0], err);
+	ret = parse_port(&port, o->args[0], err);
 	if (ret < 0)
 		return ret;
-	ret = probe_listeners(&w.ls, &w.nr_ls, w.port, err);
-	timing_mark("probe");
+	ret = holders_find(&w, port, o->registry, err);
 	if (ret < 0)
 		goto out;
-	read_registry(&s, o);
-	find_owners(&w, &s);
-	peers_holder(&w.other, w.port, s.registry_path, NULL);
-	timing_mark("registry");
 	if (o->json)
 		print_json(&w);
 	else if (o->quiet)
@@ -368,12 +269,7 @@ int cmd_who(const struct cmd_opts *o, struct error *err)
 	else
 		print_human(&w);
 out:
-	for (i = 0; i < w.nr_owners; i++)
-		free(w.owners[i].dir);
-	free(w.owners);
-	free(w.other);
-	probe_listeners_free(w.ls, w.nr_ls);
-	session_release(&s);
+	holders_release(&w);
 	timing_mark("total");
 	return ret;
 }

@@ -1,0 +1,60 @@
+#ifndef WTP_HOLDERS_H
+#define WTP_HOLDERS_H
+
+/*
+ * holders: who holds a port. The sockets listening on it with their
+ * processes (probe.h), the allocations of the port in this repository's
+ * registry with their worktrees' directories, and another registry of
+ * the host that allocates it. For 'who'; reads only, without the lock.
+ *
+ *	struct holders h = HOLDERS_INIT;
+ *	if (!holders_find(&h, 3000, NULL, err))
+ *		... h.ls, h.owners, holders_owner_of(&h, proc) ...
+ *	holders_release(&h);
+ */
+
+#include "session.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct probe_listener;
+struct probe_proc;
+
+/* An allocation of the port. */
+struct owner {
+	const struct allocation *a; /* borrowed from the registry */
+	char *dir;		    /* its worktree's directory, or NULL */
+};
+
+struct holders {
+	uint16_t port;
+	struct session s;     /* holds the registry 'owners' point into */
+	bool have_registry;   /* the registry was read */
+	const char *registry; /* its path, or NULL */
+	struct owner *owners; /* allocations of the port in it */
+	size_t nr_owners;
+	char *other; /* another registry allocating it, or NULL */
+	struct probe_listener *ls;
+	size_t nr_ls;
+};
+
+#define HOLDERS_INIT { 0, SESSION_INIT, false, NULL, NULL, 0, NULL, NULL, 0 }
+
+/*
+ * Fill 'h' for 'port'. The registry is 'registry' (--registry, may be
+ * NULL) or the repository's; outside a repository, or when it cannot be
+ * read, a note or warning says so and only the listeners are known. Fails
+ * only when the sockets cannot be read.
+ */
+int holders_find(struct holders *h, uint16_t port, const char *registry,
+		 struct error *err);
+
+/* The allocation whose worktree 'p' runs in, or NULL. */
+const struct owner *holders_owner_of(const struct holders *h,
+				     const struct probe_proc *p);
+
+void holders_release(struct holders *h);
+
+#endif

@@ -1,0 +1,121 @@
+#include "common.h"
+#include "holders.h"
+#include "error.h"
+#include "peers.h"
+#include "probe.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "text.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+/*
+ * The registry, read without the lock (it is replaced atomically) and
+ * without dropping removed worktrees' ports: who only looks. Outside a
+ * repository only --registry or $GIT_WORKTREE_PORTS_REGISTRY name one.
+ * Nothing here fails the command: who answers about the port anyway.
+ */
+static void read_registry(struct session *s, const char *registry)
+{
+	struct error e = ERROR_INIT;
+	struct sbuf line = SBUF_INIT;
+	const char *named = registry && *registry
+				    ? registry
+				    : getenv("GIT_WORKTREE_PORTS_REGISTRY");
+	char resolved[PATH_MAX];
+	int ret;
+
+	ret = session_open(s, registry, SESSION_NO_LOAD, &e);
+	if (ret == ERR_NOREPO && named && *named) {
+		error_clear(&e);
+		s->registry_path =
+			xstrdup(realpath(named, resolved) ? resolved : named);
+	} else if (ret == ERR_NOREPO) {
+		note("not in a git repository: allocations are not shown");
+		goto out;
+	} else if (ret < 0) {
+		goto warn;
+	}
+	ret = registry_load(&s->reg, s->registry_path,
+			    REGISTRY_ALLOW_DUPLICATES, &e);
+	if (ret == ERR_NOTFOUND) {
+		text_addstr_printable(&line, s->registry_path);
+		note("no registry at '%s': allocations are not shown",
+			 line.buf);
+		goto out;
+	}
+	if (!ret)
+		goto out;
+warn:
+	warning_error(&e, "allocations are not shown");
+out:
+	sbuf_release(&line);
+}
+
+static void find_owners(struct holders *w, const struct session *s)
+{
+	size_t i;
+
+	if (!s->reg)
+		return;
+	w->have_registry = true;
+	w->registry = s->registry_path;
+	w->owners = xcalloc(s->reg->nr_allocs + 1, sizeof(*w->owners));
+	for (i = 0; i < s->reg->nr_allocs; i++) {
+		const struct allocation *a = &s->reg->allocs[i];
+
+		if (a->port != w->port)
+			continue;
+		w->owners[w->nr_owners].a = a;
+		w->owners[w->nr_owners].dir =
+			session_worktree_dir(s, a->worktree, a->path);
+		w->nr_owners++;
+	}
+}
+
+const struct owner *holders_owner_of(const struct holders *w,
+				     const struct probe_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < w->nr_owners; i++)
+		if (w->owners[i].dir && probe_runs_inside(p, w->owners[i].dir))
+			return &w->owners[i];
+	return NULL;
+}
+
+int holders_find(struct holders *h, uint16_t port, const char *registry,
+		 struct error *err)
+{
+	int ret;
+
+	h->port = port;
+	ret = probe_listeners(&h->ls, &h->nr_ls, port, err);
+	timing_mark("probe");
+	if (ret < 0)
+		return ret;
+	read_registry(&h->s, registry);
+	find_owners(h, &h->s);
+	peers_holder(&h->other, port, h->s.registry_path, NULL);
+	timing_mark("registry");
+	return 0;
+}
+
+void holders_release(struct holders *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nr_owners; i++)
+		free(h->owners[i].dir);
+	free(h->owners);
+	free(h->other);
+	probe_listeners_free(h->ls, h->nr_ls);
+	session_release(&h->s);
+	h->owners = NULL;
+	h->other = NULL;
+	h->ls = NULL;
+	h->nr_owners = h->nr_ls = 0;
+	h->have_registry = false;
+	h->registry = NULL;
+}
