@@ -54,7 +54,14 @@ PROG = $(BUILD)/git-worktree-ports
 # with the command line (src/cli.c) and main(): docs/architecture.md
 PROG_SRC = src/main.c src/cli.c $(wildcard src/builtin/*.c)
 PROG_OBJ = $(PROG_SRC:src/%.c=$(BUILD)/obj/%.o)
-LIB_SRC = $(filter-out $(PROG_SRC),$(wildcard src/*.c))
+# platform code is picked here, not by #ifdef around whole files
+UNAME_S := $(shell uname -s)
+ifeq ($(UNAME_S),Linux)
+PLATFORM_OUT = src/probe-other.c
+else
+PLATFORM_OUT = src/probe-linux.c
+endif
+LIB_SRC = $(filter-out $(PROG_SRC) $(PLATFORM_OUT),$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIBA = $(BUILD)/libwtp.a
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -103,7 +110,7 @@ $(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
 unit: $(UNIT_BIN)
 
 check: $(PROG) $(UNIT_BIN)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) $(INTEGRATION)
+	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) tests/layering.sh $(INTEGRATION)
 
 # every unit test under valgrind: no invalid access, no definite leak
 check-valgrind: $(UNIT_BIN)

@@ -54,8 +54,6 @@ int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err);
 int cmd_remove(const struct cmd_opts *o, struct error *err);
 int cmd_sync(const struct cmd_opts *o, struct error *err);
 int cmd_wait(const struct cmd_opts *o, struct error *err);
-/* status --health-check */
-int cmd_status_health(const struct cmd_opts *o, struct error *err);
 int cmd_log(const struct cmd_opts *o, struct error *err);
 
 /* who, check and repair: src/builtin/{who,check,repair}.c */

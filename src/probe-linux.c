@@ -4,9 +4,8 @@
 
 /*
  * The Linux half of probe.h: who listens on a port. Other systems build
- * probe-other.c instead, so this file compiles to nothing there.
+ * probe-other.c instead: the Makefile picks one of the two.
  */
-#ifdef __linux__
 
 #include "error.h"
 #include "sbuf.h"
@@ -979,4 +978,3 @@ bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
 	return inside;
 }
 
-#endif /* __linux__ */

@@ -3,10 +3,9 @@
 
 /*
  * probe.h's listener functions on systems other than Linux, which have no
- * /proc and no sock_diag: they say so. On Linux, probe-linux.c has them
- * and this file compiles to nothing.
+ * /proc and no sock_diag: they say so. The Makefile builds either this
+ * file or probe-linux.c.
  */
-#ifndef __linux__
 
 #include "error.h"
 
@@ -73,4 +72,3 @@ bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
 	return !strncmp(path, dir, len) && (!path[len] || path[len] == '/');
 }
 
-#endif /* !__linux__ */

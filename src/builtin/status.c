@@ -1,6 +1,9 @@
 #include "common.h"
 #include "alloc.h"
 #include "cmd.h"
+#include "checked.h"
+#include "probe.h"
+#include "health.h"
 #include "wtenv.h"
 #include "session.h"
 #include "config.h"
@@ -12,6 +15,7 @@
 #include "wt.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 
 /* One allocation to show, with the range it belongs to. */
 struct row {
@@ -286,6 +290,122 @@ static void print_one(const struct target *t, const struct row *rows,
 	}
 }
 
+#define DEFAULT_CHECK_MS 2000
+
+static double ms(long us)
+{
+	return us < 0 ? -1 : us / 1000.0;
+}
+
+static void print_checked(const struct cmd_opts *o, const struct session *s,
+			  const struct checked_list *l, long elapsed_us,
+			  int timeout_ms, size_t healthy)
+{
+	int wt_width = 8, svc_width = 7;
+	size_t i;
+
+	if (o->json) {
+		struct jsonw w = JSONW_INIT;
+
+		jsonw_object_begin(&w, NULL);
+		jsonw_string(&w, "registry", s->registry_path);
+		jsonw_int(&w, "timeout_ms", timeout_ms);
+		jsonw_int(&w, "elapsed_us", elapsed_us);
+		jsonw_int(&w, "checked", (long long)l->nr);
+		jsonw_int(&w, "healthy", (long long)healthy);
+		jsonw_array_begin(&w, "allocations");
+		for (i = 0; i < l->nr; i++)
+			checked_json(&w, &l->items[i]);
+		jsonw_array_end(&w);
+		jsonw_object_end(&w);
+		fwrite(w.out.buf, 1, w.out.len, stdout);
+		jsonw_release(&w);
+		return;
+	}
+	if (o->quiet)
+		return;
+	for (i = 0; i < l->nr; i++) {
+		int a = (int)strlen(l->items[i].worktree);
+		int b = (int)strlen(l->items[i].service);
+
+		wt_width = a > wt_width ? a : wt_width;
+		svc_width = b > svc_width ? b : svc_width;
+	}
+	printf("%-5s  %-*s  %-*s  %-11s  %-7s  %s\n", "PORT", wt_width,
+	       "WORKTREE", svc_width, "SERVICE", "HEALTH", "PID", "COMMAND");
+	for (i = 0; i < l->nr; i++) {
+		const struct checked *ck = &l->items[i];
+		const struct health_result *r = &ck->result;
+		char pid[24] = "-";
+
+		if (ck->pid != ALLOCATION_NO_PID)
+			snprintf(pid, sizeof(pid), "%ld", ck->pid);
+		printf("%-5u  %-*s  %-*s  %-11s  %-7s  %s\n", ck->port,
+		       wt_width, ck->worktree, svc_width, ck->service,
+		       health_status_name(r->status), pid,
+		       ck->command ? ck->command : "-");
+		if (!o->verbose)
+			continue;
+		printf("       check %s: %s", ck->health_path, r->detail);
+		if (r->connect_us >= 0)
+			printf("; connected in %.1f ms", ms(r->connect_us));
+		if (r->response_us >= 0)
+			printf(", answered in %.1f ms", ms(r->response_us));
+		printf("\n");
+	}
+	printf("%zu of %zu healthy, checked in %.0f ms\n", healthy, l->nr,
+	       ms(elapsed_us));
+}
+
+/* status --health-check */
+static int status_health(const struct cmd_opts *o, struct error *err)
+{
+	struct session s = SESSION_INIT;
+	struct target t = TARGET_INIT;
+	struct checked_list l = CHECKED_LIST_INIT;
+	struct config_cache cc = CONFIG_CACHE_INIT;
+	int timeout_ms = o->has_timeout ? o->timeout_ms : DEFAULT_CHECK_MS;
+	size_t i, healthy = 0;
+	long start;
+	int ret;
+
+	ret = session_start(&s, o->all ? NULL : &t, o->registry,
+			    o->worktree, 0, err);
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < s.reg->nr_allocs; i++) {
+		const struct allocation *a = &s.reg->allocs[i];
+
+		if (!o->all && strcmp(a->worktree, t.name))
+			continue;
+		checked_list_add(&l, a, o->all ? a->path : t.path, &cc);
+	}
+	checked_list_sort(&l);
+	/* nobody waits on the lock while the network is asked */
+	session_unlock(&s);
+
+	start = (long)monotonic_us();
+	ret = checked_list_run(&l, timeout_ms, err);
+	if (ret < 0)
+		goto out;
+	ret = checked_list_write_back(&s, &l, err);
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < l.nr; i++)
+		healthy += l.items[i].result.status == HEALTH_HEALTHY;
+	print_checked(o, &s, &l, (long)monotonic_us() - start, timeout_ms, healthy);
+	if (healthy < l.nr)
+		ret = error_set(err, ERR_UNHEALTHY, NULL, 0, NULL,
+				"%zu of %zu checked services are not healthy",
+				l.nr - healthy, l.nr);
+out:
+	config_cache_release(&cc);
+	checked_list_release(&l);
+	target_release(&t);
+	session_release(&s);
+	return ret;
+}
+
 int cmd_status(const struct cmd_opts *o, struct error *err)
 {
 	struct session s = SESSION_INIT;
@@ -300,7 +420,7 @@ int cmd_status(const struct cmd_opts *o, struct error *err)
 		return ret;
 	}
 	if (o->health_check)
-		return cmd_status_health(o, err);
+		return status_health(o, err);
 	if (o->has_timeout || o->verbose) {
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"--timeout and --verbose go with --health-check");
