@@ -143,8 +143,8 @@ void envfile_find_shadowed(const char *text, size_t len,
  * A missing file reads as empty. When the rendered text equals the file's
  * bytes nothing is written: no temporary file, no rename, the inode and
  * mtime stay (and a missing file is not created for an empty result).
- * Otherwise the file is replaced with lockfile_replace(), unique temporary
- * name: an existing file keeps its mode and owner, a new one gets 0644
+ * Otherwise the file is replaced with lockfile_replace() through
+ * '<file>.new' (LOCKFILE_HELD, see above): an existing file keeps its mode and owner, a new one gets 0644
  * less the umask. Replacing by rename also means a file hard-linked
  * elsewhere is never written through.
  *

@@ -87,7 +87,12 @@ static int registry_path(char **out, const struct wt_repo *repo,
 	if (ret < 0)
 		return ret;
 	if (config) {
-		/* relative to the main worktree, as core.hooksPath is */
+		/*
+		 * relative to the main worktree, wherever the command runs
+		 * (git itself takes a relative core.hooksPath from where
+		 * the hook runs, which for a registry would mean one per
+		 * worktree)
+		 */
 		*out = canonical_path(config, repo->main_path ? repo->main_path :
 								 repo->commondir);
 		free(config);
