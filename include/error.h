@@ -82,7 +82,7 @@ void error_clear(struct error *err);
 /*
  * Print "warning: MESSAGE" or "note: MESSAGE" and a newline to stderr:
  * for what the user should know about a command that still succeeds.
- * Strings from files or other processes must be escaped first (text.h).
+ * The whole message is escaped for the terminal (text_add_printable()).
  */
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*

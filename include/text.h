@@ -50,6 +50,14 @@ void text_add_printable(struct sbuf *out, const char *s, size_t len,
 void text_addstr_printable(struct sbuf *out, const char *s);
 
 /*
+ * 's' made printable (text_add_printable()), for one printf(): 's'
+ * itself when it already is, else a copy in one of TEXT_PRINTABLE_SLOTS
+ * buffers used in turn, valid until as many more calls. NULL gives "-".
+ */
+#define TEXT_PRINTABLE_SLOTS 8
+const char *text_printable(const char *s);
+
+/*
  * Write 's' into 'buf' (of 'size' bytes) for a one-line message, in
  * printable ASCII: ' ' to '~' as they are, except the backslash, and
  * every other byte as "\xNN", so that no text can pass for an escape. At

@@ -5,6 +5,7 @@
 #include "hooks.h"
 #include "error.h"
 #include "sbuf.h"
+#include "text.h"
 #include "wt.h"
 
 #include <errno.h>
@@ -241,10 +242,11 @@ static void print_error(const struct error *err, const char *prefix)
 {
 	struct sbuf line = SBUF_INIT;
 
+	/* escaped as a whole: registry and config text may be in it */
 	error_format(err, &line);
-	fprintf(stderr, "%s: %s\n", prefix, line.buf);
+	fprintf(stderr, "%s: %s\n", prefix, text_printable(line.buf));
 	if (err->hint[0])
-		fprintf(stderr, "hint: %s\n", err->hint);
+		fprintf(stderr, "hint: %s\n", text_printable(err->hint));
 	sbuf_release(&line);
 }
 

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "error.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -90,12 +91,20 @@ void error_format(const struct error *err, struct sbuf *out)
 	sbuf_addstr(out, err->msg);
 }
 
+/*
+ * The message is escaped as a whole (text.h): whatever a file or another
+ * process put into it cannot reach the terminal as a control sequence.
+ */
 static void __attribute__((format(printf, 2, 0)))
 vreport(const char *prefix, const char *fmt, va_list ap)
 {
-	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	struct sbuf msg = SBUF_INIT, shown = SBUF_INIT;
+
+	sbuf_vaddf(&msg, fmt, ap);
+	text_add_printable(&shown, msg.buf, msg.len, 0);
+	fprintf(stderr, "%s%s\n", prefix, shown.buf);
+	sbuf_release(&msg);
+	sbuf_release(&shown);
 }
 
 void warning(const char *fmt, ...)

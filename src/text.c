@@ -122,3 +122,22 @@ void text_addstr_printable(struct sbuf *out, const char *s)
 {
 	text_add_printable(out, s, strlen(s), 0);
 }
+
+const char *text_printable(const char *s)
+{
+	static struct sbuf slots[TEXT_PRINTABLE_SLOTS] = {
+		SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT,
+		SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT
+	};
+	static size_t next;
+	struct sbuf *sb;
+
+	if (!s)
+		return "-";
+	if (text_is_printable(s))
+		return s;
+	sb = &slots[next++ % TEXT_PRINTABLE_SLOTS];
+	sbuf_reset(sb);
+	text_addstr_printable(sb, s);
+	return sb->buf;
+}

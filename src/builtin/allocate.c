@@ -10,6 +10,7 @@
 #include "probe.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -35,10 +36,11 @@ static void print_result(const struct cmd_opts *o, const struct allocation *a,
 		printf("%u\n", a->port);
 	} else if (fresh) {
 		printf("allocated port %u to '%s' in worktree '%s'\n", a->port,
-		       a->service, a->worktree);
+		       text_printable(a->service), text_printable(a->worktree));
 	} else {
 		printf("port %u is allocated to '%s' in worktree '%s'\n",
-		       a->port, a->service, a->worktree);
+		       a->port, text_printable(a->service),
+		       text_printable(a->worktree));
 	}
 }
 

@@ -10,6 +10,7 @@
 #include "lockfile.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 #include "wt.h"
 
 #include <errno.h>
@@ -158,7 +159,7 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 		jsonw_release(&w);
 	} else if (!o->quiet) {
 		printf("%s %s\n", existed ? "replaced" : "created",
-		       s.registry_path);
+		       text_printable(s.registry_path));
 		if (!o->no_hooks) {
 			struct sbuf line = SBUF_INIT;
 

@@ -5,6 +5,7 @@
 #include "jsonw.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 
 #include <stdio.h>
 
@@ -46,8 +47,9 @@ static void print_released(const struct cmd_opts *o,
 	for (i = 0; i < l->nr; i++)
 		printf("%s port %u ('%s') of %sworktree '%s'\n",
 		       dry_run ? "would release" : "released",
-		       l->items[i].port, l->items[i].service,
-		       prune ? "removed " : "", l->items[i].worktree);
+		       l->items[i].port, text_printable(l->items[i].service),
+		       prune ? "removed " : "",
+		       text_printable(l->items[i].worktree));
 }
 
 int cmd_release(const struct cmd_opts *o, struct error *err)

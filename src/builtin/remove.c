@@ -6,6 +6,7 @@
 #include "jsonw.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 #include "wt.h"
 
 #include <errno.h>
@@ -143,8 +144,9 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 	} else if (!o->quiet) {
 		for (i = 0; i < done.nr; i++)
 			printf("released port %u ('%s')\n", done.items[i].port,
-			       done.items[i].service);
-		printf("removed worktree '%s' (%s)\n", wt.name, wt.path);
+			       text_printable(done.items[i].service));
+		printf("removed worktree '%s' (%s)\n", text_printable(wt.name),
+		       text_printable(wt.path));
 	}
 out:
 	jsonw_release(&w);

@@ -12,6 +12,7 @@
 #include "jsonw.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 #include "wt.h"
 
 #include <stdio.h>
@@ -173,19 +174,7 @@ static void print_json(const struct session *s, const struct row *rows,
  */
 static const char *or_dash(const char *s)
 {
-	static char buf[4][4096];
-	static int next;
-	char *out;
-	size_t i;
-
-	if (!s || !*s)
-		return "-";
-	out = buf[next++ % 4];
-	for (i = 0; s[i] && i < sizeof(buf[0]) - 1; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' :
-								       s[i];
-	out[i] = '\0';
-	return out;
+	return s && *s ? text_printable(s) : "-";
 }
 
 static void print_spans(struct sbuf *out, const struct span *spans, size_t nr)
@@ -219,7 +208,7 @@ static void print_all(const struct session *s, const struct row *rows,
 		wt_width = w > wt_width ? w : wt_width;
 		svc_width = v > svc_width ? v : svc_width;
 	}
-	sbuf_addf(&out, "registry: %s\n", s->registry_path);
+	sbuf_addf(&out, "registry: %s\n", text_printable(s->registry_path));
 	for (i = 0; i < s->reg->nr_ranges; i++) {
 		const struct range *r = &s->reg->ranges[i];
 		struct span *spans;
@@ -230,9 +219,10 @@ static void print_all(const struct session *s, const struct row *rows,
 			j++;
 		nfree = free_spans(&spans, &nr_spans, s->reg, r, allocated);
 		sbuf_addf(&out, "\n%s %u-%u%s%s: %zu allocated, %u free\n",
-			  r->name, r->start, r->end,
+			  text_printable(r->name), r->start, r->end,
 			  r->description ? " - " : "",
-			  r->description ? r->description : "", j - start,
+			  r->description ? text_printable(r->description) : "",
+			  j - start,
 			  nfree);
 		if (j > start)
 			sbuf_addf(&out, "  %-5s  %-*s  %-*s  %-11s  %s\n",
@@ -243,7 +233,7 @@ static void print_all(const struct session *s, const struct row *rows,
 
 			sbuf_addf(&out, "  %-5u  %-*s  %-*s  %-11s  %s\n",
 				  a->port, wt_width, or_dash(a->worktree), svc_width,
-				  a->service, or_dash(a->health_status),
+				  or_dash(a->service), or_dash(a->health_status),
 				  or_dash(a->path));
 		}
 		sbuf_addstr(&out, "  free: ");
@@ -265,8 +255,9 @@ static void print_one(const struct target *t, const struct row *rows,
 	int svc_width = 7, range_width = 5;
 	size_t i;
 
-	printf("worktree '%s'%s%s%s\n", t->name, t->path ? " (" : "",
-	       t->path ? t->path : "", t->path ? ")" : "");
+	printf("worktree '%s'%s%s%s\n", text_printable(t->name),
+	       t->path ? " (" : "", t->path ? text_printable(t->path) : "",
+	       t->path ? ")" : "");
 	if (!nr) {
 		printf("no ports allocated\n");
 		return;
@@ -283,9 +274,9 @@ static void print_one(const struct target *t, const struct row *rows,
 	for (i = 0; i < nr; i++) {
 		const struct allocation *a = rows[i].a;
 
-		printf("  %-*s  %-5u  %-*s  %-11s  %s\n", svc_width, a->service,
-		       a->port, range_width,
-		       rows[i].r ? rows[i].r->name : "-",
+		printf("  %-*s  %-5u  %-*s  %-11s  %s\n", svc_width,
+		       or_dash(a->service), a->port, range_width,
+		       rows[i].r ? or_dash(rows[i].r->name) : "-",
 		       or_dash(a->health_status), or_dash(a->description));
 	}
 }
@@ -341,12 +332,13 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 		if (ck->pid != ALLOCATION_NO_PID)
 			snprintf(pid, sizeof(pid), "%ld", ck->pid);
 		printf("%-5u  %-*s  %-*s  %-11s  %-7s  %s\n", ck->port,
-		       wt_width, ck->worktree, svc_width, ck->service,
-		       health_status_name(r->status), pid,
-		       ck->command ? ck->command : "-");
+		       wt_width, or_dash(ck->worktree), svc_width,
+		       or_dash(ck->service), health_status_name(r->status), pid,
+		       or_dash(ck->command));
 		if (!o->verbose)
 			continue;
-		printf("       check %s: %s", ck->health_path, r->detail);
+		printf("       check %s: %s", or_dash(ck->health_path),
+		       or_dash(r->detail));
 		if (r->connect_us >= 0)
 			printf("; connected in %.1f ms", ms(r->connect_us));
 		if (r->response_us >= 0)

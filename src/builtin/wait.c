@@ -10,6 +10,7 @@
 #include "probe.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 #include "alloc.h"
 
 #include <errno.h>
@@ -96,7 +97,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
 	} else if (!o->quiet) {
-		printf("'%s' is healthy on port %u\n", service,
+		printf("'%s' is healthy on port %u\n", text_printable(service),
 		       l.items[0].port);
 	}
 out:
