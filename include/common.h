@@ -11,22 +11,10 @@
 
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
-/*
- * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
- * to stderr: the time since the previous call (or since the start);
- * PHASE "total" prints the time since the start.
- */
-void timing_mark(const char *phase);
 
 #endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE 1
-/*
- * With GIT_WORKTREE_PORTS_TIMING=1, print "timing: PHASE MICROSECONDS"
- * to stderr: the time since the previous call (or since the start);
- * PHASE "total" prints the time since the start.
- */
-void timing_mark(const char *phase);
 
 #endif
 
@@ -39,6 +27,13 @@ void timing_mark(const char *phase);
 
 #define UNUSED __attribute__((unused))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * "fatal: out of memory WHAT" and abort(): the one way the program dies
+ * when memory runs out (x*alloc(), and a library such as jansson that
+ * reports it by returning NULL).
+ */
+__attribute__((noreturn)) void die_oom(const char *what);
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t nmemb, size_t size);
@@ -91,5 +86,11 @@ char *user_at_host(void);
  * PHASE "total" prints the time since the start.
  */
 void timing_mark(const char *phase);
+
+/*
+ * Write all 'len' bytes, again after EINTR and short writes. Returns 0,
+ * or -1 with errno set (EIO for a write that wrote nothing).
+ */
+int write_in_full(int fd, const void *buf, size_t len);
 
 #endif

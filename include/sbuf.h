@@ -43,6 +43,9 @@ void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap)
  */
 int sbuf_read_fd(struct sbuf *sb, int fd, size_t hint);
 
+/* sbuf_read_fd() of at most 'max' bytes (to tell a file that is too big). */
+int sbuf_read_fd_max(struct sbuf *sb, int fd, size_t max);
+
 /*
  * Append the whole file at 'path'. Returns 0, or -1 with errno set (the
  * buffer keeps what it had before).

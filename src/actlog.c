@@ -171,8 +171,7 @@ static void add_utf8(struct sbuf *out, const char *s)
 /* jansson returns NULL or -1 only when out of memory, as x*alloc aborts. */
 static void json_oom(void)
 {
-	fprintf(stderr, "fatal: out of memory building a log line\n");
-	abort();
+	die_oom("building a log line");
 }
 
 static void set_string(json_t *obj, const char *key, const char *value)
@@ -337,24 +336,6 @@ static bool ends_in_newline(int fd, off_t size)
 	return pread(fd, &ch, 1, size - 1) != 1 || ch == '\n';
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!n)
-				errno = EIO;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int actlog_append(const char *registry_path, const struct actlog_entry *entries,
 		  size_t nr, struct error *err)
 {
@@ -391,7 +372,7 @@ int actlog_append(const char *registry_path, const struct actlog_entry *entries,
 	}
 	if (st.st_size && !ends_in_newline(fd, st.st_size))
 		start = 0;
-	if (write_all(fd, batch.buf + start, batch.len - start) < 0) {
+	if (write_in_full(fd, batch.buf + start, batch.len - start) < 0) {
 		ret = error_errno(err, path.buf,
 				  "cannot write to the activity log");
 		goto out;

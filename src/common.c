@@ -5,10 +5,18 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static void die_oom(size_t size)
+void die_oom(const char *what)
 {
-	fprintf(stderr, "fatal: out of memory allocating %zu bytes\n", size);
+	fprintf(stderr, "fatal: out of memory %s\n", what);
 	abort();
+}
+
+static void die_oom_size(size_t size)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "allocating %zu bytes", size);
+	die_oom(what);
 }
 
 void *xmalloc(size_t size)
@@ -16,7 +24,7 @@ void *xmalloc(size_t size)
 	void *p = malloc(size ? size : 1);
 
 	if (!p)
-		die_oom(size);
+		die_oom_size(size);
 	return p;
 }
 
@@ -25,7 +33,7 @@ void *xcalloc(size_t nmemb, size_t size)
 	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
 	if (!p)
-		die_oom(nmemb * size);
+		die_oom_size(nmemb * size);
 	return p;
 }
 
@@ -34,7 +42,7 @@ void *xrealloc(void *ptr, size_t size)
 	void *p = realloc(ptr, size ? size : 1);
 
 	if (!p)
-		die_oom(size);
+		die_oom_size(size);
 	return p;
 }
 
@@ -43,7 +51,7 @@ char *xstrdup(const char *s)
 	char *p = strdup(s);
 
 	if (!p)
-		die_oom(strlen(s) + 1);
+		die_oom_size(strlen(s) + 1);
 	return p;
 }
 
@@ -57,7 +65,7 @@ char *xstrndup(const char *s, size_t n)
 	char *p = strndup(s, n);
 
 	if (!p)
-		die_oom(n + 1);
+		die_oom_size(n + 1);
 	return p;
 }
 
@@ -130,4 +138,24 @@ void timing_mark(const char *phase)
 	else
 		fprintf(stderr, "timing: %s %lld\n", phase, now - last);
 	last = now;
+}
+
+int write_in_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

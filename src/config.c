@@ -1055,10 +1055,8 @@ static int parse(struct config **out, const char *text, size_t len,
 		fail(&p, ret, NULL, "cannot parse this line");
 		goto out;
 	}
-	if (ret < 0) {
-		fprintf(stderr, "fatal: out of memory\n");
-		abort();
-	}
+	if (ret < 0)
+		die_oom("reading the config");
 	if (!p.c->nr_env_files) {
 		p.c->env_files = xcalloc(1, sizeof(*p.c->env_files));
 		p.c->env_files[p.c->nr_env_files++] = xstrdup(".env");
@@ -1156,26 +1154,6 @@ out:
 	return ret;
 }
 
-/* Read at most CONFIG_MAX_SIZE + 1 bytes of 'fd' into 'sb'. */
-static int read_limited(struct sbuf *sb, int fd)
-{
-	while (sb->len <= CONFIG_MAX_SIZE) {
-		size_t want = CONFIG_MAX_SIZE + 1 - sb->len;
-		ssize_t n;
-
-		sbuf_grow(sb, want);
-		n = read(fd, sb->buf + sb->len, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (!n)
-			break;
-		sbuf_setlen(sb, sb->len + n);
-	}
-	return 0;
-}
-
 int config_load(struct config **out, const char *worktree_top,
 		struct error *err)
 {
@@ -1194,7 +1172,7 @@ int config_load(struct config **out, const char *worktree_top,
 	ret = open_config(&fd, path.buf, worktree_top, err);
 	if (ret < 0)
 		goto out;
-	if (read_limited(&text, fd) < 0) {
+	if (sbuf_read_fd_max(&text, fd, CONFIG_MAX_SIZE + 1) < 0) {
 		ret = error_errno(err, path.buf, "cannot read the config");
 		goto out;
 	}

@@ -527,22 +527,8 @@ static int read_target(struct sbuf *text, const char *path, const char *rel,
 				"'%s' is not a regular file", rel);
 		goto out;
 	}
-	for (;;) {
-		ssize_t n;
-
-		sbuf_grow(text, 8192);
-		n = read(fd, text->buf + text->len,
-			 text->alloc - text->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = error_errno(err, file, "cannot read");
-			goto out;
-		}
-		if (!n)
-			break;
-		sbuf_setlen(text, text->len + (size_t)n);
-	}
+	if (sbuf_read_fd(text, fd, (size_t)st.st_size) < 0)
+		ret = error_errno(err, file, "cannot read");
 out:
 	close(fd);
 	return ret;

@@ -55,22 +55,6 @@ void lockfile_unlock(struct lockfile *lk)
 	lk->path = NULL;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void dir_of(struct sbuf *out, const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -142,7 +126,7 @@ int lockfile_replace(const char *path, const void *data, size_t len,
 		ret = error_errno(err, tmp.buf, "cannot set mode");
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_in_full(fd, data, len) < 0 || fsync(fd) < 0) {
 		ret = error_errno(err, tmp.buf, "cannot write");
 		goto out;
 	}

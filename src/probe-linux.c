@@ -558,33 +558,15 @@ static int scan_procs(struct hits *hits, const struct list *l,
 static int read_at(struct sbuf *sb, int dirfd, const char *name, size_t max)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	int ret, saved;
 
 	if (fd < 0)
 		return -1;
-	while (sb->len < max) {
-		size_t room;
-		ssize_t n;
-
-		sbuf_grow(sb, 4096);
-		room = sb->alloc - sb->len - 1;
-		if (room > max - sb->len)
-			room = max - sb->len;
-		n = read(fd, sb->buf + sb->len, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int saved = errno;
-
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		if (!n)
-			break;
-		sbuf_setlen(sb, sb->len + (size_t)n);
-	}
+	ret = sbuf_read_fd_max(sb, fd, max > sb->len ? max - sb->len : 0);
+	saved = errno;
 	close(fd);
-	return 0;
+	errno = saved;
+	return ret;
 }
 
 static char *link_at(int dirfd, const char *name)

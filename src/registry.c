@@ -138,8 +138,7 @@ struct priv {
 
 static void oom(void)
 {
-	fprintf(stderr, "fatal: out of memory\n");
-	abort();
+	die_oom("building the registry");
 }
 
 /* jansson returns NULL when malloc fails; like x*alloc, give up. */

@@ -109,17 +109,24 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
-int sbuf_read_fd(struct sbuf *sb, int fd, size_t hint)
+static int read_fd(struct sbuf *sb, int fd, size_t hint, size_t max)
 {
 	size_t old = sb->len;
 	ssize_t n;
 
 	/* room for 'hint' bytes and the read that finds the end */
-	sbuf_grow(sb, hint ? hint + 1 : 8192);
+	sbuf_grow(sb, hint ? hint + 1 : (max < 8192 ? max : 8192));
 	for (;;) {
+		size_t room;
+
+		if (sb->len - old >= max)
+			return 0;
 		if (sb->alloc - sb->len - 1 == 0)
 			sbuf_grow(sb, 8192);
-		n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
+		room = sb->alloc - sb->len - 1;
+		if (room > max - (sb->len - old))
+			room = max - (sb->len - old);
+		n = read(fd, sb->buf + sb->len, room);
 		if (n < 0) {
 			int saved = errno;
 
@@ -133,6 +140,16 @@ int sbuf_read_fd(struct sbuf *sb, int fd, size_t hint)
 			return 0;
 		sbuf_setlen(sb, sb->len + (size_t)n);
 	}
+}
+
+int sbuf_read_fd(struct sbuf *sb, int fd, size_t hint)
+{
+	return read_fd(sb, fd, hint, SIZE_MAX);
+}
+
+int sbuf_read_fd_max(struct sbuf *sb, int fd, size_t max)
+{
+	return read_fd(sb, fd, 0, max);
 }
 
 int sbuf_read_file(struct sbuf *sb, const char *path)

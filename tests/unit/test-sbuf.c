@@ -92,6 +92,29 @@ static void test_read_fd_reads_everything(void **state UNUSED)
 	read_back(10, 100000);
 }
 
+static void test_read_fd_max_stops(void **state UNUSED)
+{
+	static char x[20000];
+	struct sbuf sb = SBUF_INIT;
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	memset(x, 'x', sizeof(x));
+	assert_int_equal(sizeof(x), fwrite(x, 1, sizeof(x), f));
+	assert_int_equal(0, fflush(f));
+	rewind(f);
+	sbuf_addstr(&sb, "ab");
+	assert_int_equal(0, sbuf_read_fd_max(&sb, fileno(f), 10001));
+	assert_int_equal(10003, sb.len);
+	assert_int_equal(0, sbuf_read_fd_max(&sb, fileno(f), 0));
+	assert_int_equal(10003, sb.len);
+	assert_int_equal(0, sbuf_read_fd_max(&sb, fileno(f), 100000));
+	assert_int_equal(20002, sb.len);
+	assert_int_equal('\0', sb.buf[sb.len]);
+	fclose(f);
+	sbuf_release(&sb);
+}
+
 static void test_read_fd_error_keeps_buffer(void **state UNUSED)
 {
 	struct sbuf sb = SBUF_INIT;
@@ -114,6 +137,7 @@ int main(void)
 		cmocka_unit_test(test_rtrim_of_empty),
 		cmocka_unit_test(test_addf_grows),
 		cmocka_unit_test(test_read_fd_reads_everything),
+		cmocka_unit_test(test_read_fd_max_stops),
 		cmocka_unit_test(test_read_fd_error_keeps_buffer),
 	};
 
