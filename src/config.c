@@ -2,6 +2,7 @@
 #include "config.h"
 #include "alloc.h"
 #include "error.h"
+#include "path.h"
 #include "sbuf.h"
 #include "text.h"
 
@@ -1097,7 +1098,6 @@ static int open_config(int *out, const char *path, const char *top,
 {
 	char *real_top = NULL, *real = NULL;
 	struct stat st;
-	size_t len;
 	int fd = -1, ret = 0;
 
 	if (lstat(path, &st) < 0) {
@@ -1119,9 +1119,7 @@ static int open_config(int *out, const char *path, const char *top,
 					"a symlink that leads nowhere");
 			goto out;
 		}
-		len = strlen(real_top);
-		if (strncmp(real, real_top, len) ||
-		    (real[len] != '/' && strcmp(real_top, "/"))) {
+		if (!path_is_under(real, real_top)) {
 			ret = error_set(
 				err, ERR_CONFIG, path, 0, NULL,
 				"a symlink that leads out of the worktree");

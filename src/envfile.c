@@ -1,6 +1,7 @@
 #include "common.h"
 #include "envfile.h"
 #include "error.h"
+#include "path.h"
 #include "lockfile.h"
 #include "sbuf.h"
 
@@ -272,18 +273,6 @@ void envfile_find_shadowed(const char *text, size_t len,
 	}
 }
 
-/* Is 'path' 'top' itself or below it? Both canonical. */
-static bool is_inside(const char *top, const char *path)
-{
-	size_t n = strlen(top);
-
-	if (strncmp(path, top, n))
-		return false;
-	if (n == 1) /* top is "/" */
-		return true;
-	return !path[n] || path[n] == '/';
-}
-
 /* Does the '/'-separated 'rel' hold a ".git" component, in any case? */
 static bool has_git_component(const char *rel)
 {
@@ -400,7 +389,7 @@ static int resolve_parent(char **out, const char *top_real,
 					  shown.buf);
 			goto out;
 		}
-		if (!is_inside(top_real, real)) {
+		if (!path_is_under(real, top_real)) {
 			ret = error_set(
 				err, ERR_FAIL, file, 0, NULL,
 				"directory '%s' leads outside the worktree",
@@ -469,7 +458,7 @@ static int resolve_target(char **out, const char *top_real, const char *parent,
 			ret = error_errno(err, file, "cannot resolve");
 			goto out;
 		}
-		if (!is_inside(top_real, real)) {
+		if (!path_is_under(real, top_real)) {
 			ret = error_set(
 				err, ERR_FAIL, file, 0, NULL,
 				"'%s' is a symbolic link leading outside the worktree",

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "hooks.h"
 #include "error.h"
+#include "path.h"
 #include "lockfile.h"
 #include "sbuf.h"
 #include "wt.h"
@@ -122,39 +123,6 @@ static void result_init(struct hooks_result *r, const char *dir)
 }
 
 /* mkdir -p 'dir'. */
-static int make_dirs(const char *dir, struct error *err)
-{
-	char *path = xstrdup(dir);
-	struct stat st;
-	char *p;
-	int ret = 0;
-
-	for (p = path + 1;; p++) {
-		char c = *p;
-
-		if (c && c != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-			ret = error_errno(err, path, "cannot create directory");
-			goto out;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	if (stat(dir, &st) < 0) {
-		ret = error_errno(err, dir, "cannot use the hooks directory");
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode))
-		ret = error_set(err, ERR_FAIL, dir, 0, NULL,
-				"the hooks directory is not a directory");
-out:
-	free(path);
-	return ret;
-}
-
 /* Is one of the lines of 'buf' (LF or CRLF) exactly 'line'? */
 static bool has_line(const char *buf, size_t len, const char *line)
 {
@@ -234,7 +202,7 @@ int hooks_install(struct hooks_result *out, const char *dir, struct error *err)
 
 	result_init(out, dir);
 	script = hooks_script(&len);
-	ret = make_dirs(dir, err);
+	ret = mkdir_p(dir, 0777, err);
 	if (ret < 0)
 		goto out;
 	ret = hook_state(&state, out->hook, &text, err);

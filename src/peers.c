@@ -2,6 +2,7 @@
 #include "peers.h"
 #include "alloc.h"
 #include "error.h"
+#include "path.h"
 #include "lockfile.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -101,49 +102,11 @@ out:
 	return ret;
 }
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
-	int saved = errno;
-	bool ret = !stat(path, &st) && S_ISDIR(st.st_mode);
-
-	errno = saved; /* for the caller's message */
-	return ret;
-}
-
-static int mkdir_p(const char *dir, struct error *err)
-{
-	struct sbuf prefix = SBUF_INIT;
-	const char *p = dir;
-	int ret = 0;
-
-	while (*p) {
-		const char *slash = strchr(p + 1, '/');
-		size_t len = slash ? (size_t)(slash - dir) : strlen(dir);
-
-		sbuf_reset(&prefix);
-		sbuf_add(&prefix, dir, len);
-		/* 0700: the state of one user is no one else's business */
-		if (mkdir(prefix.buf, 0700) < 0 && errno != EEXIST &&
-		    !is_dir(prefix.buf)) {
-			ret = error_errno(err, prefix.buf,
-					  "cannot create directory");
-			goto out;
-		}
-		if (!slash)
-			break;
-		p = slash;
-	}
-out:
-	sbuf_release(&prefix);
-	return ret;
-}
-
 static int ensure_dir(const char *dir, struct error *err)
 {
-	if (is_dir(dir))
+	if (path_is_dir(dir))
 		return 0;
-	return mkdir_p(dir, err);
+	return mkdir_p(dir, 0700, err);
 }
 
 static int peer_list_write(const struct peer_list *list, const char *dir,

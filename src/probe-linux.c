@@ -8,6 +8,7 @@
  */
 
 #include "error.h"
+#include "path.h"
 #include "sbuf.h"
 #include "text.h"
 
@@ -914,25 +915,11 @@ int probe_listeners_set(struct probe_listener **out, size_t *nr,
 	return listeners(out, nr, &w, err);
 }
 
-/* 'path' is 'dir' or under it; 'dir' canonical, "/" allowed */
-static bool path_under(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	if (!len || !path)
-		return false;
-	if (len == 1 && dir[0] == '/')
-		return path[0] == '/';
-	return !strncmp(path, dir, len) && (!path[len] || path[len] == '/');
-}
-
 bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
 {
 	struct sbuf stat = SBUF_INIT, comm = SBUF_INIT;
 	long pid = proc->ppid;
-	bool inside = path_under(proc->cwd, dir);
+	bool inside = path_is_under(proc->cwd, dir);
 	int steps;
 
 	for (steps = 0; !inside && pid > 1 && steps < ANCESTORS_MAX; steps++) {
@@ -946,7 +933,7 @@ bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
 		if (dirfd < 0)
 			break;
 		cwd = link_at(dirfd, "cwd");
-		inside = path_under(cwd, dir);
+		inside = path_is_under(cwd, dir);
 		free(cwd);
 		sbuf_reset(&stat);
 		sbuf_reset(&comm);

@@ -8,6 +8,7 @@
  */
 
 #include "error.h"
+#include "path.h"
 
 int probe_listeners(struct probe_listener **out UNUSED, size_t *nr UNUSED,
 		    uint16_t port, struct error *err)
@@ -60,15 +61,6 @@ void probe_listeners_free(struct probe_listener *list, size_t nr)
 /* No process can be asked about its ancestors here: its own cwd only. */
 bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
 {
-	size_t len = strlen(dir);
-	const char *path = proc->cwd;
-
-	while (len > 1 && dir[len - 1] == '/')
-		len--;
-	if (!len || !path)
-		return false;
-	if (len == 1 && dir[0] == '/')
-		return path[0] == '/';
-	return !strncmp(path, dir, len) && (!path[len] || path[len] == '/');
+	return path_is_under(proc->cwd, dir);
 }
 

@@ -55,9 +55,10 @@ static int exclude_registry(const struct wt_repo *repo, const char *path,
 
 	if (!repo->main_path)
 		return 0;
-	top_len = strlen(repo->main_path);
-	if (strncmp(path, repo->main_path, top_len) || path[top_len] != '/')
+	if (!path_is_under(path, repo->main_path) ||
+	    !strcmp(path, repo->main_path))
 		return 0; /* outside the main worktree: nothing to hide */
+	top_len = strcmp(repo->main_path, "/") ? strlen(repo->main_path) : 0;
 	actlog_path(&log, path);
 	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		sbuf_init(&buf[i]);
