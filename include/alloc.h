@@ -17,9 +17,23 @@
  * preferred port the search goes upward, wrapping once to 'start', and
  * skips every port alloc_is_bad_port() names and every port 'taken' says
  * is taken.
+ *
+ * The names, the port bounds, the port sets and the hash the registry
+ * uses are the ones defined here: the registry depends on alloc, never
+ * the other way.
  */
 
-struct range;
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A range of ports, as the registry names it. */
+struct range {
+	char *name;
+	uint16_t start; /* inclusive, 1024..65535 */
+	uint16_t end;   /* inclusive, start..65535 */
+	char *description; /* NULL if none */
+};
+
 typedef bool (*alloc_taken_fn)(uint16_t port, void *payload);
 
 /* Lowest port ever handed out: 0-1023 are the system's. */

@@ -29,17 +29,12 @@
  * registry_remove().
  */
 
+#include "alloc.h"
 #include "lockfile.h"
 
 struct error;
 struct sbuf;
 
-struct range {
-	char *name;
-	uint16_t start; /* inclusive, 1024..65535 */
-	uint16_t end;   /* inclusive, start..65535 */
-	char *description; /* NULL if none */
-};
 
 /* process_id when the registry holds null or nothing */
 #define ALLOCATION_NO_PID (-1L)

@@ -1,7 +1,6 @@
 #include "common.h"
 #include "alloc.h"
 #include "error.h"
-#include "registry.h"
 
 #include <assert.h>
 

@@ -1,5 +1,7 @@
 #include "common.h"
 #include "registry.h"
+#include "alloc.h"
+#include "nameset.h"
 #include "registry-scan.h"
 #include "error.h"
 #include "sbuf.h"
@@ -17,8 +19,6 @@
 #define FORMAT_VERSION "1.0.0"
 #define SCHEMA_VERSION 1
 
-#define MIN_PORT 1024
-#define NAME_MAX_LEN 64
 
 static const char fix_hint[] =
 	"fix the field by hand or restore the file from a backup; the registry is not rewritten while it is invalid";
@@ -767,12 +767,12 @@ static int port_too_low(struct parse *p, const struct where *w, const char *key,
 {
 	return corrupt(p, w, key, NULL,
 		       "%s %lld is below %d: ports 0-%d are never handed out",
-		       key, value, MIN_PORT, MIN_PORT - 1);
+		       key, value, ALLOC_MIN_PORT, ALLOC_MIN_PORT - 1);
 }
 
 /*
  * A port number into '*out'. Only what does not fit is refused here:
- * check() refuses the ports below MIN_PORT, for registries built in
+ * check() refuses the ports below ALLOC_MIN_PORT, for registries built in
  * memory too. 'reserved' spans may start anywhere.
  */
 static int get_port(uint16_t *out, struct parse *p, const struct where *w,
@@ -1129,99 +1129,37 @@ static int from_scan(struct registry *reg, struct parse *p)
 	return 0;
 }
 
-/*
- * An open-addressing hash table of indexes into an array the caller
- * knows, so that the checks below stay linear in the number of
- * allocations.
- */
-struct index {
-	size_t *slot; /* 1 + the index of an element; 0: empty */
-	size_t mask;
-};
-
-static void index_init(struct index *ix, size_t nr)
+/* nameset keys: a range by its name, an allocation by its two names */
+static void range_key(const void *data, size_t i, const char **a,
+		      const char **b)
 {
-	size_t size = 16;
+	const struct registry *reg = data;
 
-	while (size < nr * 2)
-		size *= 2;
-	ix->slot = xcalloc(size, sizeof(*ix->slot));
-	ix->mask = size - 1;
+	*a = reg->ranges[i].name;
+	*b = NULL;
 }
 
-static void index_release(struct index *ix)
+static void pair_key(const void *data, size_t i, const char **a,
+		     const char **b)
 {
-	free(ix->slot);
-	ix->slot = NULL;
-}
+	const struct registry *reg = data;
 
-/* 64-bit FNV-1a; 'b' NULL hashes 'a' alone, else 'a', a NUL byte, 'b'. */
-static uint64_t hash_names(const char *a, const char *b)
-{
-	uint64_t h = 14695981039346656037ULL;
-	const unsigned char *s;
-
-	for (s = (const unsigned char *)a; *s; s++)
-		h = (h ^ *s) * 1099511628211ULL;
-	if (!b)
-		return h;
-	h *= 1099511628211ULL; /* the NUL byte: h ^ 0 == h */
-	for (s = (const unsigned char *)b; *s; s++)
-		h = (h ^ *s) * 1099511628211ULL;
-	return h;
+	*a = reg->allocs[i].worktree;
+	*b = reg->allocs[i].service;
 }
 
 /* The first range called 'name', as registry_find_range() finds it. */
-static const struct range *index_range(const struct index *ix,
+static const struct range *index_range(const struct nameset *ix,
 				       const struct registry *reg,
 				       const char *name)
 {
-	size_t i = (size_t)hash_names(name, NULL) & ix->mask;
+	long i = nameset_find(ix, name, NULL);
 
-	for (; ix->slot[i]; i = (i + 1) & ix->mask) {
-		const struct range *r = &reg->ranges[ix->slot[i] - 1];
-
-		if (!strcmp(r->name, name))
-			return r;
-	}
-	return NULL;
-}
-
-static void index_add_range(struct index *ix, const struct registry *reg,
-			    size_t n)
-{
-	const char *name = reg->ranges[n].name;
-	size_t i = (size_t)hash_names(name, NULL) & ix->mask;
-
-	for (; ix->slot[i]; i = (i + 1) & ix->mask)
-		if (!strcmp(reg->ranges[ix->slot[i] - 1].name, name))
-			return;
-	ix->slot[i] = n + 1;
-}
-
-/*
- * Add allocation 'n' under its worktree and service; if an earlier one
- * has both already, return its index instead.
- */
-static long index_add_pair(struct index *ix, const struct registry *reg,
-			   size_t n)
-{
-	const struct allocation *a = &reg->allocs[n];
-	size_t i = (size_t)hash_names(a->worktree, a->service) & ix->mask;
-
-	for (; ix->slot[i]; i = (i + 1) & ix->mask) {
-		const struct allocation *b = &reg->allocs[ix->slot[i] - 1];
-
-		if (!strcmp(a->worktree, b->worktree) &&
-		    !strcmp(a->service, b->service))
-			return (long)(ix->slot[i] - 1);
-	}
-	ix->slot[i] = n + 1;
-	return -1;
+	return i < 0 ? NULL : &reg->ranges[i];
 }
 
 /* The same resolution as registry_range_for(), through the index. */
-static const struct range *resolve_range(const struct index *ix,
+static const struct range *resolve_range(const struct nameset *ix,
 					 const struct registry *reg,
 					 const struct allocation *a)
 {
@@ -1231,22 +1169,6 @@ static const struct range *resolve_range(const struct index *ix,
 		return index_range(ix, reg, a->range);
 	r = index_range(ix, reg, a->service);
 	return r ? r : index_range(ix, reg, "default");
-}
-
-/* Same rule as alloc_valid_name(), which this module does not link. */
-static bool valid_name(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9');
-
-		if (i >= NAME_MAX_LEN || (!alnum && (!i || !strchr("._-", c))))
-			return false;
-	}
-	return i > 0;
 }
 
 static int check_string(struct parse *p, const struct where *w, const char *key,
@@ -1265,11 +1187,11 @@ static int check_ranges(const struct registry *reg, struct parse *p)
 		const struct range *r = &reg->ranges[i];
 		struct where w = { "ranges", r->name, -1 };
 
-		if (!r->name || !valid_name(r->name))
+		if (!r->name || !alloc_valid_name(r->name))
 			return corrupt(p, NULL, "ranges", name_hint,
 				       "'%s' is not a valid range name",
 				       r->name ? r->name : "");
-		if (r->start < MIN_PORT)
+		if (r->start < ALLOC_MIN_PORT)
 			return port_too_low(p, &w, "start", r->start);
 		if (r->start > r->end)
 			return corrupt(p, &w, NULL, NULL,
@@ -1292,14 +1214,14 @@ static int check_ranges(const struct registry *reg, struct parse *p)
 	return 0;
 }
 
-static int check_alloc(const struct registry *reg, const struct index *ranges,
+static int check_alloc(const struct registry *reg, const struct nameset *ranges,
 		       struct parse *p, size_t i)
 {
 	const struct allocation *a = &reg->allocs[i];
 	struct where w = { "allocations", NULL, (long)i };
 	const char *status = a->health_status ? a->health_status : "unknown";
 
-	if (a->port < MIN_PORT)
+	if (a->port < ALLOC_MIN_PORT)
 		return port_too_low(p, &w, "port", a->port);
 	if (!a->worktree || !*a->worktree)
 		return corrupt(p, &w, "worktree", NULL, "must not be empty");
@@ -1345,8 +1267,9 @@ static int check_alloc(const struct registry *reg, const struct index *ranges,
  */
 static int check(const struct registry *reg, unsigned flags, struct parse *p)
 {
-	struct index ranges = { NULL, 0 }, pairs = { NULL, 0 };
-	uint64_t *ports = xcalloc(65536 / 64, sizeof(*ports));
+	struct nameset ranges = { NULL, 0, 0, NULL, NULL };
+	struct nameset pairs = { NULL, 0, 0, NULL, NULL };
+	struct portset *ports = xcalloc(1, sizeof(*ports));
 	size_t i;
 	int ret;
 
@@ -1354,22 +1277,21 @@ static int check(const struct registry *reg, unsigned flags, struct parse *p)
 	if (ret)
 		goto out;
 
-	index_init(&ranges, reg->nr_ranges);
+	nameset_init(&ranges, reg->nr_ranges, range_key, reg);
 	for (i = 0; i < reg->nr_ranges; i++)
-		index_add_range(&ranges, reg, i);
-	index_init(&pairs, reg->nr_allocs);
+		nameset_add(&ranges, i);
+	nameset_init(&pairs, reg->nr_allocs, pair_key, reg);
 
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const struct allocation *a = &reg->allocs[i];
 		struct where w = { "allocations", NULL, (long)i };
-		uint64_t bit = (uint64_t)1 << (a->port % 64);
 		long other;
 
 		ret = check_alloc(reg, &ranges, p, i);
 		if (ret)
 			goto out;
 
-		other = index_add_pair(&pairs, reg, i);
+		other = nameset_add(&pairs, i);
 		if (other >= 0) {
 			ret = corrupt(
 				p, &w, NULL, NULL,
@@ -1378,7 +1300,7 @@ static int check(const struct registry *reg, unsigned flags, struct parse *p)
 			goto out;
 		}
 
-		if ((ports[a->port / 64] & bit) &&
+		if (portset_has(ports, a->port) &&
 		    !(flags & REGISTRY_ALLOW_DUPLICATES)) {
 			/* only on the way to an error: one linear search */
 			other = registry_find_port(reg, a->port);
@@ -1388,11 +1310,11 @@ static int check(const struct registry *reg, unsigned flags, struct parse *p)
 				a->port, other, i);
 			goto out;
 		}
-		ports[a->port / 64] |= bit;
+		portset_add(ports, a->port);
 	}
 out:
-	index_release(&ranges);
-	index_release(&pairs);
+	nameset_release(&ranges);
+	nameset_release(&pairs);
 	free(ports);
 	return ret;
 }

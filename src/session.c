@@ -4,6 +4,7 @@
 #include "actlog.h"
 #include "error.h"
 #include "lockfile.h"
+#include "nameset.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "wt.h"
@@ -298,6 +299,15 @@ static void free_names(char **names, size_t nr)
 	free(names);
 }
 
+static void worktree_key(const void *data, size_t i, const char **a,
+			 const char **b)
+{
+	const struct registry *reg = data;
+
+	*a = reg->allocs[i].worktree;
+	*b = NULL;
+}
+
 /*
  * Names of worktrees that are gone, sorted, for bsearch. They are copies:
  * removing allocations frees the registry's strings. Each distinct name
@@ -308,25 +318,18 @@ static int gone_worktrees(char ***out, size_t *nr_out,
 			  const struct session *s, struct error *err)
 {
 	const struct registry *reg = s->reg;
-	size_t size = 16, mask, i, nr_gone = 0, alloc_gone = 0;
-	const char **seen;
+	size_t i, nr_gone = 0, alloc_gone = 0;
+	struct nameset seen;
 	char **gone = NULL;
 	int ret = 0;
 
-	while (size < 2 * reg->nr_allocs)
-		size *= 2;
-	mask = size - 1;
-	seen = xcalloc(size, sizeof(*seen));
+	nameset_init(&seen, reg->nr_allocs, worktree_key, reg);
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const char *name = reg->allocs[i].worktree;
-		size_t slot = alloc_hash(name, "") & mask;
 		enum wt_state state;
 
-		while (seen[slot] && strcmp(seen[slot], name))
-			slot = (slot + 1) & mask;
-		if (seen[slot])
+		if (nameset_add(&seen, i) >= 0)
 			continue;
-		seen[slot] = name;
 		ret = wt_state(&state, s->repo, name, err);
 		if (ret == ERR_NOTFOUND) {
 			/* a name git could never have given ('..', 'a/b') */
@@ -341,7 +344,7 @@ static int gone_worktrees(char ***out, size_t *nr_out,
 		ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
 		gone[nr_gone++] = xstrdup(name);
 	}
-	free(seen);
+	nameset_release(&seen);
 	if (ret < 0) {
 		free_names(gone, nr_gone);
 		return ret;
