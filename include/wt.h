@@ -161,13 +161,42 @@ bool wt_libgit2_started(void);
 void wt_shutdown(void);
 
 /*
- * The value of the git config variable 'key' ("section.name") as git
- * would read it for this repository, in '*out' (the caller frees it), or
- * NULL when it is not set. The configuration files are scanned first;
- * libgit2 is started only when one of them mentions the section or an
- * include, so the common case stays cheap.
+ * Configuration, read as git reads it: the system and global files, the
+ * repository's, and last, so winning, the command line ('git -c').
+ *
+ * A key is "section.name" or "section.subsection.name"; the section and
+ * the name ignore case, the subsection does not.
+ */
+
+/*
+ * The value of the git config variable 'key' as git would read it for
+ * this repository, in '*out' (the caller frees it), or NULL when it is
+ * not set. The command line is looked at first (see wt_config_cmdline()),
+ * then the files; libgit2 is started only when one of the files mentions
+ * the section or an include, so the common case stays cheap. ERR_USAGE
+ * when the command line is malformed or gives 'key' without a value.
  */
 int wt_config_get(char **out, const struct wt_repo *repo, const char *key,
 		  struct error *err);
+
+/*
+ * Called for each configuration item with its 'key' (section and name in
+ * lower case) and 'value' (NULL for a key given without '=', which git
+ * takes as "true"). A negative return stops the walk and is returned.
+ */
+typedef int (*wt_config_fn)(const char *key, const char *value,
+			    void *payload);
+
+/*
+ * Each item of the command line, in the order git reads them: git passes
+ * 'git -c key=value' (and '--config-env') to a subcommand in
+ * $GIT_CONFIG_PARAMETERS, blank-separated shell-quoted words, either
+ * 'key=value' or, since git 2.31, 'key'='value' ('key'= for no value);
+ * $GIT_CONFIG_COUNT=<n> with GIT_CONFIG_KEY_<i> and GIT_CONFIG_VALUE_<i>
+ * come before them. ERR_USAGE, with git's message, when they are
+ * malformed or a key is invalid. Never starts libgit2. An 'include.path'
+ * given there is not followed.
+ */
+int wt_config_cmdline(wt_config_fn fn, void *payload, struct error *err);
 
 #endif
