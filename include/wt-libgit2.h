@@ -23,6 +23,7 @@ struct error;
 #define LG2_FUNCTIONS(X)                                                       \
 	X(libgit2_init)                                                        \
 	X(libgit2_shutdown)                                                    \
+	X(libgit2_opts)                                                        \
 	X(error_last)                                                          \
 	X(error_clear)                                                         \
 	X(repository_open)                                                     \
@@ -41,6 +42,10 @@ struct error;
 	X(worktree_validate)                                                   \
 	X(strarray_dispose)                                                    \
 	X(config_get_string_buf)                                               \
+	X(config_open_ondisk)                                                  \
+	X(config_multivar_iterator_new)                                        \
+	X(config_next)                                                         \
+	X(config_iterator_free)                                                \
 	X(config_free)                                                         \
 	X(buf_dispose)
 
@@ -75,6 +80,12 @@ static inline void lg2_config_free(git_config *c)
 {
 	if (c)
 		lg2.config_free(c);
+}
+
+static inline void lg2_config_iterator_free(git_config_iterator *i)
+{
+	if (i)
+		lg2.config_iterator_free(i);
 }
 
 static inline void lg2_buf_dispose(git_buf *b)

@@ -448,3 +448,71 @@ out:
 	free(section);
 	return ret;
 }
+
+/* Each value of 'key' in the file 'path', through libgit2. */
+static int file_values(const char *path, const char *key, wt_config_fn fn,
+		       void *payload, struct error *err)
+{
+	git_config *cfg = NULL;
+	git_config_iterator *iter = NULL;
+	git_config_entry *entry;
+	int ret, rc;
+
+	ret = wt_libgit2_start(err);
+	if (ret < 0)
+		return ret;
+	if (lg2.config_open_ondisk(&cfg, path) < 0 ||
+	    lg2.config_multivar_iterator_new(&iter, cfg, key, NULL) < 0) {
+		ret = config_fail(err, path, key);
+		goto out;
+	}
+	while (!(rc = lg2.config_next(&entry, iter))) {
+		ret = fn(entry->name, entry->value, payload);
+		if (ret < 0)
+			goto out;
+	}
+	if (rc != GIT_ITEROVER)
+		ret = config_fail(err, path, key);
+	else
+		lg2.error_clear();
+out:
+	lg2_config_iterator_free(iter);
+	lg2_config_free(cfg);
+	return ret;
+}
+
+/* The command line's values of one key. */
+struct key_filter {
+	const char *key;
+	wt_config_fn fn;
+	void *payload;
+};
+
+static int filter_key(const char *key, const char *value, void *payload)
+{
+	struct key_filter *filter = payload;
+
+	if (!same_key(key, filter->key))
+		return 0;
+	return filter->fn(key, value, filter->payload);
+}
+
+int wt_config_protected(const char *key, wt_config_fn fn, void *payload,
+			struct error *err)
+{
+	struct key_filter filter = { key, fn, payload };
+	char *section = section_of(key);
+	char *files[PROTECTED_MAX];
+	int ret = 0;
+	size_t i;
+
+	protected_files(files);
+	for (i = 0; i < PROTECTED_MAX && !ret; i++)
+		if (file_mentions(files[i], section))
+			ret = file_values(files[i], key, fn, payload, err);
+	if (!ret)
+		ret = wt_config_cmdline(filter_key, &filter, err);
+	free_files(files);
+	free(section);
+	return ret;
+}

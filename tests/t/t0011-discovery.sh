@@ -144,4 +144,153 @@ test_expect_success 'worktree-ports.registry without a value is refused' '
 	grep "^error: missing value for ${SQ}worktree-ports.registry${SQ}$" err
 '
 
+# safe.directory. git refuses a repository that another user owns
+# ("dubious ownership") unless safe.directory, in the system, global or
+# command-line config, names it or is '*'; so must every command.
+
+# dubious REPO CMD...: CMD (worktree-ports or git arguments) in REPO is
+# refused as git refuses it, naming TOP (the repository's top, or the git
+# dir of a bare one) as git names it.
+dubious() {
+	local top=$1
+	shift
+	test_expect_code 128 git -C "$top" "$@" rev-parse 2>git.err &&
+	grep "^fatal: detected dubious ownership in repository at ${SQ}$top${SQ}$" git.err &&
+	test_expect_code 3 git -C "$top" "$@" worktree-ports init --no-hooks \
+		2>err &&
+	grep "^error: detected dubious ownership in repository at ${SQ}$top${SQ}$" err &&
+	grep "^hint: .*git config --global --add safe.directory $top$" err
+}
+
+# trusted TOP CMD...: git and init both work there.
+trusted() {
+	local top=$1
+	shift
+	git -C "$top" "$@" rev-parse &&
+	git -C "$top" "$@" worktree-ports init --force --no-hooks >/dev/null
+}
+
+HERE=$(pwd -P)
+
+test_expect_success 'GIT_TEST_ASSUME_DIFFERENT_OWNER: refused as by git' '
+	git init -q s1 &&
+	git -C s1 commit -q --allow-empty -m initial &&
+	GIT_TEST_ASSUME_DIFFERENT_OWNER=1 dubious "$HERE/s1" &&
+	! test -e s1/$R &&
+	GIT_TEST_ASSUME_DIFFERENT_OWNER=1 \
+		trusted "$HERE/s1" -c safe.directory="$HERE/s1" &&
+	test -f s1/$R
+'
+
+if test_have_prereq ROOT; then
+	OTHER=wtp-t0011-$$
+	useradd -M -N -s /bin/false "$OTHER" &&
+	trap 'userdel "$OTHER" 2>/dev/null' EXIT || exit 1
+fi
+
+# other_repo REPO: a repository, with a linked worktree REPO-wt, both
+# owned by $OTHER.
+other_repo() {
+	git init -q "$1" &&
+	git -C "$1" commit -q --allow-empty -m initial &&
+	git -C "$1" worktree add -q "../$1-wt" &&
+	mkdir "$1/sub" "$1-wt/sub" &&
+	chown -R "$OTHER" "$1" "$1-wt"
+}
+
+test_expect_success ROOT "another user's repository is refused, as by git" '
+	other_repo o1 &&
+	dubious "$HERE/o1" &&
+	! test -e o1/$R
+'
+
+test_expect_success ROOT 'refused from a subdirectory and a linked worktree' '
+	other_repo o2 &&
+	test_expect_code 3 git -C o2/sub worktree-ports init --no-hooks \
+		2>err &&
+	grep "^error: detected dubious ownership in repository at ${SQ}$HERE/o2${SQ}$" err &&
+	dubious "$HERE/o2-wt" &&
+	test_expect_code 3 git -C o2-wt/sub worktree-ports status 2>err &&
+	grep "^error: detected dubious ownership in repository at ${SQ}$HERE/o2-wt${SQ}$" err &&
+	! test -e o2/$R
+'
+
+test_expect_success ROOT 'a bare repository and the inside of .git are refused' '
+	git init -q --bare o3.git &&
+	chown -R "$OTHER" o3.git &&
+	dubious "$HERE/o3.git" &&
+	other_repo o3 &&
+	dubious "$HERE/o3/.git" &&
+	! test -e o3.git/worktree-ports
+'
+
+test_expect_success ROOT 'safe.directory in the global config admits it' '
+	other_repo o4 &&
+	test_when_finished "git config --global --unset-all safe.directory" &&
+	git config --global --add safe.directory "$HERE/o4" &&
+	trusted "$HERE/o4" &&
+	test -f o4/$R &&
+	dubious "$HERE/o4-wt" &&
+	git config --global --add safe.directory "$HERE/o4-wt" &&
+	trusted "$HERE/o4-wt" &&
+	set_ranges o4 "web:28010-28019" &&
+	git -C o4/sub worktree-ports allocate web -q >port &&
+	test -s port
+'
+
+test_expect_success ROOT 'safe.directory from an included global file' '
+	other_repo o5 &&
+	test_when_finished "git config --global --unset include.path" &&
+	printf "[safe]\n\tdirectory = %s\n" "$HERE/o5" >"$HOME/trusted" &&
+	git config --global include.path "$HOME/trusted" &&
+	trusted "$HERE/o5"
+'
+
+test_expect_success ROOT 'git -c safe.directory admits it' '
+	other_repo o6 &&
+	trusted "$HERE/o6" -c safe.directory="$HERE/o6" &&
+	test -f o6/$R &&
+	trusted "$HERE/o6-wt" -c safe.directory="$HERE/o6-wt" &&
+	git init -q --bare o6.git &&
+	chown -R "$OTHER" o6.git &&
+	trusted "$HERE/o6.git" -c safe.directory="$HERE/o6.git" &&
+	test -f o6.git/worktree-ports/ports.json
+'
+
+test_expect_success ROOT '"*" admits any; an empty value forgets the ones before' '
+	other_repo o7 &&
+	trusted "$HERE/o7" -c safe.directory="*" &&
+	dubious "$HERE/o7" -c safe.directory="$HERE/o7" -c safe.directory= &&
+	dubious "$HERE/o7" -c safe.directory="*" -c safe.directory= &&
+	trusted "$HERE/o7" -c safe.directory= -c safe.directory="$HERE/o7" &&
+	dubious "$HERE/o7" -c safe.directory="$HERE/o7/" &&
+	dubious "$HERE/o7" -c safe.directory="$HERE/o7-wt"
+'
+
+test_expect_success ROOT "the repository's own config cannot admit it" '
+	other_repo o8 &&
+	git config -f o8/.git/config --add safe.directory "*" &&
+	git config -f o8/.git/config --add safe.directory "$HERE/o8" &&
+	dubious "$HERE/o8" &&
+	! test -e o8/$R
+'
+
+test_expect_success ROOT 'root under sudo acts for SUDO_UID, as git does' '
+	other_repo o9 &&
+	SUDO_UID=$(id -u "$OTHER") trusted "$HERE/o9" &&
+	test -f o9/$R &&
+	SUDO_UID=0 dubious "$HERE/o9" &&
+	new_repo o10 &&
+	SUDO_UID=$(id -u "$OTHER") trusted "$HERE/o10"
+'
+
+test_expect_success ROOT '$GIT_DIR is not checked, as in git' '
+	other_repo o11 &&
+	GIT_DIR="$HERE/o11/.git" GIT_WORK_TREE="$HERE/o11" \
+		git rev-parse --show-toplevel &&
+	GIT_DIR="$HERE/o11/.git" GIT_WORK_TREE="$HERE/o11" \
+		git worktree-ports init --no-hooks &&
+	test -f o11/$R
+'
+
 test_done

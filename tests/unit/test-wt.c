@@ -795,6 +795,100 @@ static void test_config_cmdline_beats_the_files(void **state UNUSED)
 	wt_free(repo);
 }
 
+/*
+ * wt_open(rel) as if another user owned everything (git's own test knob,
+ * so no second user is needed): the code, and the message if refused.
+ */
+static int open_as_stranger(const char *rel, char **msg)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+	int ret;
+
+	setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "true", 1);
+	ret = wt_open(&repo, at(rel), &err);
+	unsetenv("GIT_TEST_ASSUME_DIFFERENT_OWNER");
+	wt_free(repo);
+	if (msg)
+		*msg = ret ? xstrdup(err.msg) : NULL;
+	return ret;
+}
+
+static void assert_dubious(const char *rel, const char *top)
+{
+	struct sbuf expect = SBUF_INIT;
+	char *msg;
+
+	sbuf_addf(&expect, "detected dubious ownership in repository at '%s'",
+		  at(top));
+	assert_int_equal(ERR_NOREPO, open_as_stranger(rel, &msg));
+	assert_string_equal(expect.buf, msg);
+	free(msg);
+	sbuf_release(&expect);
+}
+
+static void test_ownership_needs_safe_directory(void **state UNUSED)
+{
+	make_bare();
+	/* fast path, linked worktree, and libgit2's (inside a git dir) */
+	assert_dubious("m/a", "m");
+	assert_dubious("l1/x", "l1");
+	assert_dubious("bw1/sub", "bw1");
+	assert_dubious("bare.git/refs", "bare.git");
+	assert_dubious("m/.git/refs", "m/.git");
+
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory'='*'", 1);
+	assert_int_equal(0, open_as_stranger("bare.git/refs", NULL));
+	assert_int_equal(0, open_as_stranger("l1/x", NULL));
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory=~/m'", 1);
+	assert_int_equal(0, open_as_stranger("m/a/b", NULL));
+	assert_dubious("l1", "l1");
+	assert_dubious("m/.git", "m/.git");
+	unsetenv("GIT_CONFIG_PARAMETERS");
+	/* without the knob, the files belong to the user running */
+	wt_free(open_ok("m/a"));
+}
+
+static void test_ownership_config_order(void **state UNUSED)
+{
+	sh("printf '[safe]\\n\\tdirectory = *\\n' >global-safe && "
+	   "printf '[include]\\n\\tpath = global-safe\\n' >global-inc && "
+	   "printf '[safe]\\n\\tdirectory = *\\n\\tdirectory\\n' "
+	   ">global-reset");
+
+	/* global file first, then the command line, each able to reset */
+	setenv("GIT_CONFIG_GLOBAL", at("global-safe"), 1);
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory'=''", 1);
+	assert_dubious("m", "m");
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory'='' 'safe.directory'='*'",
+	       1);
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	unsetenv("GIT_CONFIG_PARAMETERS");
+
+	/* in a file, too, a later empty value forgets the earlier ones */
+	setenv("GIT_CONFIG_GLOBAL", at("global-reset"), 1);
+	assert_dubious("m", "m");
+
+	/* an include is followed; the system file counts too */
+	setenv("GIT_CONFIG_GLOBAL", at("global-inc"), 1);
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	setenv("GIT_CONFIG_GLOBAL", at("no-such-file"), 1);
+	assert_dubious("m", "m");
+	setenv("GIT_CONFIG_SYSTEM", at("global-safe"), 1);
+	assert_dubious("m", "m");
+	unsetenv("GIT_CONFIG_NOSYSTEM");
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	unsetenv("GIT_CONFIG_SYSTEM");
+	unsetenv("GIT_CONFIG_GLOBAL");
+
+	/* the repository's own config is not asked */
+	sh("git -C m config safe.directory '*'");
+	assert_dubious("m", "m");
+	sh("git -C m config --unset safe.directory");
+}
+
 static void test_release_accepts_empty(void **state UNUSED)
 {
 	struct wt_list list = WT_LIST_INIT;
@@ -890,6 +984,8 @@ int main(void)
 		cmocka_unit_test(test_config_cmdline_as_git_writes_it),
 		cmocka_unit_test(test_config_cmdline_rejects_what_git_rejects),
 		cmocka_unit_test(test_config_cmdline_beats_the_files),
+		cmocka_unit_test(test_ownership_needs_safe_directory),
+		cmocka_unit_test(test_ownership_config_order),
 		cmocka_unit_test(test_release_accepts_empty),
 	};
 
