@@ -101,9 +101,18 @@ static inline void lg2_strarray_dispose(git_strarray *a)
 }
 
 /*
- * Load libgit2 and fill 'lg2', once; later calls return at once. ERR_FAIL
- * with dlerror()'s message when the library or a symbol is missing.
- * Does not call git_libgit2_init().
+ * Load libgit2 and fill 'lg2', once; later calls return at once. The
+ * library is the one the build found the headers with: its soname comes
+ * from the Makefile (build/gen/libgit2-soname.h), and its
+ * git_libgit2_version() must report the major.minor of the headers
+ * (LIBGIT2_VER_MAJOR, LIBGIT2_VER_MINOR), since libgit2's ABI changes
+ * between minor versions. ERR_FAIL with dlerror()'s message when the
+ * library or a symbol is missing (the hint names the soname, and the
+ * Debian package derived from it), or naming both versions when they
+ * differ. Does not call git_libgit2_init().
+ *
+ * $GIT_WORKTREE_PORTS_TEST_LIBGIT2, for tests only, names a file to load
+ * instead, so that a test can offer a fake libgit2 of another version.
  */
 int wt_libgit2_load(struct error *err);
 

@@ -293,4 +293,68 @@ test_expect_success ROOT '$GIT_DIR is not checked, as in git' '
 	test -f o11/$R
 '
 
+# The libgit2 the program loads: the soname of the library the headers
+# belong to (build/gen/libgit2-soname.h), of the same major.minor.
+# $GIT_WORKTREE_PORTS_TEST_LIBGIT2 (test-only) loads a fake one instead.
+
+SONAME=$(sed -n 's/^#define WTP_LIBGIT2_SONAME "\(.*\)"$/\1/p' \
+	"$BUILD_DIR/gen/libgit2-soname.h")
+
+# fake_libgit2 FILE MAJOR MINOR: a shared library with only
+# git_libgit2_version() (reporting MAJOR.MINOR.0) and git_libgit2_init().
+fake_libgit2() {
+	cat >"$1.c" <<-EOF &&
+	int git_libgit2_version(int *major, int *minor, int *rev);
+	int git_libgit2_init(void);
+	int git_libgit2_version(int *major, int *minor, int *rev)
+	{
+		*major = $2;
+		*minor = $3;
+		*rev = 0;
+		return 0;
+	}
+	int git_libgit2_init(void)
+	{
+		return 1;
+	}
+	EOF
+	${CC:-cc} -shared -fPIC -o "$1" "$1.c"
+}
+
+test_expect_success 'the soname is versioned and comes from the build' '
+	echo "$SONAME" | grep "^libgit2\.so\.[0-9][0-9.]*$"
+'
+
+test_expect_success 'another libgit2 version is refused, naming both' '
+	git init -q --bare v1.git &&
+	fake_libgit2 "$HERE/fake.so" 99 7 &&
+	GIT_WORKTREE_PORTS_TEST_LIBGIT2="$HERE/fake.so" \
+		test_expect_code 1 git -C v1.git worktree-ports status 2>err &&
+	grep "^error: git-worktree-ports was built against libgit2 [0-9]*\.[0-9]*, but $HERE/fake.so reports 99\.7$" err &&
+	grep "^hint: rebuild git-worktree-ports" err
+'
+
+test_expect_success 'the right version loads, then every symbol is needed' '
+	git init -q --bare v2.git &&
+	fake_libgit2 "$HERE/fake.so" 99 7 &&
+	GIT_WORKTREE_PORTS_TEST_LIBGIT2="$HERE/fake.so" \
+		test_must_fail git -C v2.git worktree-ports status 2>err &&
+	built=$(sed -n "s/.*built against libgit2 \([0-9]*\)\.\([0-9]*\),.*/\1 \2/p" err) &&
+	fake_libgit2 "$HERE/same.so" $built &&
+	GIT_WORKTREE_PORTS_TEST_LIBGIT2="$HERE/same.so" \
+		test_expect_code 1 git -C v2.git worktree-ports status 2>err &&
+	grep "^error: cannot load libgit2: no ${SQ}git_libgit2_shutdown${SQ} in $HERE/same.so$" err &&
+	git -C v2.git worktree-ports init --no-hooks &&
+	test -f v2.git/worktree-ports/ports.json
+'
+
+test_expect_success 'a missing libgit2: the hint names the soname built for' '
+	git init -q --bare v3.git &&
+	pkg=$(echo "$SONAME" | sed "s/\.so\./-/") &&
+	GIT_WORKTREE_PORTS_TEST_LIBGIT2="$HERE/none.so" \
+		test_expect_code 1 git -C v3.git worktree-ports status 2>err &&
+	grep "^error: cannot load libgit2: .*none.so" err &&
+	grep "^hint: install $SONAME, .*(Debian: apt-get install $pkg)$" err
+'
+
 test_done
