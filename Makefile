@@ -36,14 +36,11 @@ endif
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN_FLAGS) -iquote include -MMD -MP \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS)) \
-	-DWTP_DATADIR='"$(DATADIR)"' -DWTP_VERSION='"$(VERSION)"' \
-	-DWTP_LIBGIT2_SONAME='"$(LIBGIT2_SONAME)"'
+	-DWTP_DATADIR='"$(DATADIR)"' -DWTP_VERSION='"$(VERSION)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 # libgit2 is loaded with dlopen() on first use (include/wt-libgit2.h), so
 # the binary is linked only against jansson and inih; its soname is read
-# from the library the headers belong to.
-LIBGIT2_LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libgit2)
-LIBGIT2_SONAME := $(or $(shell objdump -p '$(LIBGIT2_LIBDIR)/libgit2.so' 2>/dev/null | sed -n 's/^ *SONAME *//p'),libgit2.so)
+# from the library the headers belong to (LIBGIT2_SONAME_H, below).
 LIBS = $(shell $(PKG_CONFIG) --libs jansson inih) -ldl
 TEST_LIBS = $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
@@ -87,6 +84,28 @@ $(HOOK_HEADER): hooks/post-checkout
 
 $(BUILD)/obj/hooks.o: $(HOOK_HEADER)
 $(BUILD)/obj/hooks.o: ALL_CFLAGS += -iquote $(BUILD)/gen
+
+# The soname wt-libgit2.c loads: that of the libgit2.so in the libdir of
+# the libgit2.pc that gives the headers. Read when building, never when
+# the Makefile is parsed, so that 'make deps install' sees the libgit2-dev
+# that 'deps' installs; the header is rewritten only when it changes.
+LIBGIT2_SONAME_H = $(BUILD)/gen/libgit2-soname.h
+
+$(LIBGIT2_SONAME_H): FORCE $(filter deps,$(MAKECMDGOALS))
+	@mkdir -p $(@D)
+	@libdir=$$($(PKG_CONFIG) --variable=libdir libgit2) && \
+	soname=$$(objdump -p "$$libdir/libgit2.so" | sed -n 's/^ *SONAME *//p') && \
+	test -n "$$soname" || { \
+		echo "error: cannot read the soname of libgit2.so in '$$libdir' (pkg-config libgit2)" >&2; \
+		echo "hint: install libgit2's development files ('make deps': libgit2-dev)" >&2; \
+		exit 1; }; \
+	echo "#define WTP_LIBGIT2_SONAME \"$$soname\"" >$@+ && \
+	if cmp -s $@+ $@; then rm -f $@+; else mv $@+ $@; fi
+
+FORCE:
+
+$(BUILD)/obj/wt-libgit2.o: $(LIBGIT2_SONAME_H)
+$(BUILD)/obj/wt-libgit2.o: ALL_CFLAGS += -iquote $(BUILD)/gen
 
 $(BUILD)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -162,7 +181,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit check check-valgrind check-unit check-integration bench install uninstall deps style clean
+.PHONY: all unit check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -23,6 +23,7 @@ struct error;
 #define LG2_FUNCTIONS(X)                                                       \
 	X(libgit2_init)                                                        \
 	X(libgit2_shutdown)                                                    \
+	X(libgit2_opts)                                                        \
 	X(error_last)                                                          \
 	X(error_clear)                                                         \
 	X(repository_open)                                                     \
@@ -41,6 +42,10 @@ struct error;
 	X(worktree_validate)                                                   \
 	X(strarray_dispose)                                                    \
 	X(config_get_string_buf)                                               \
+	X(config_open_ondisk)                                                  \
+	X(config_multivar_iterator_new)                                        \
+	X(config_next)                                                         \
+	X(config_iterator_free)                                                \
 	X(config_free)                                                         \
 	X(buf_dispose)
 
@@ -77,6 +82,12 @@ static inline void lg2_config_free(git_config *c)
 		lg2.config_free(c);
 }
 
+static inline void lg2_config_iterator_free(git_config_iterator *i)
+{
+	if (i)
+		lg2.config_iterator_free(i);
+}
+
 static inline void lg2_buf_dispose(git_buf *b)
 {
 	if (b->ptr)
@@ -90,9 +101,18 @@ static inline void lg2_strarray_dispose(git_strarray *a)
 }
 
 /*
- * Load libgit2 and fill 'lg2', once; later calls return at once. ERR_FAIL
- * with dlerror()'s message when the library or a symbol is missing.
- * Does not call git_libgit2_init().
+ * Load libgit2 and fill 'lg2', once; later calls return at once. The
+ * library is the one the build found the headers with: its soname comes
+ * from the Makefile (build/gen/libgit2-soname.h), and its
+ * git_libgit2_version() must report the major.minor of the headers
+ * (LIBGIT2_VER_MAJOR, LIBGIT2_VER_MINOR), since libgit2's ABI changes
+ * between minor versions. ERR_FAIL with dlerror()'s message when the
+ * library or a symbol is missing (the hint names the soname, and the
+ * Debian package derived from it), or naming both versions when they
+ * differ. Does not call git_libgit2_init().
+ *
+ * $GIT_WORKTREE_PORTS_TEST_LIBGIT2, for tests only, names a file to load
+ * instead, so that a test can offer a fake libgit2 of another version.
  */
 int wt_libgit2_load(struct error *err);
 

@@ -67,10 +67,19 @@ struct wt_repo {
  * 'main_path' depends on the common dir alone, never on where the command
  * runs, so that every worktree of a repository agrees on it.
  *
+ * A repository the search finds must pass git's ownership check, with
+ * git 2.39's rules: the '.git' file, the worktree's top and the git dir
+ * belong to the user running (root under sudo: $SUDO_UID), or
+ * safe.directory in the system, global or command-line config (never the
+ * repository's own) is '*' or names the repository. $GIT_DIR is not
+ * checked, as in git. docs/worktrees.md gives the details.
+ *
  * ERR_NOREPO when 'dir' is in no repository, or its '.git' file is
  * malformed or points to a git dir that no longer exists (a pruned
- * worktree); ERR_FAIL when 'dir' cannot be resolved or libgit2 fails.
- * May start libgit2 (see above).
+ * worktree), or the repository fails the ownership check (git's
+ * "detected dubious ownership" message, with the command that adds the
+ * exception as the hint); ERR_FAIL when 'dir' cannot be resolved or
+ * libgit2 fails. May start libgit2 (see above).
  */
 int wt_open(struct wt_repo **out, const char *dir, struct error *err);
 void wt_free(struct wt_repo *repo);
@@ -141,7 +150,8 @@ void wt_info_release(struct wt_info *info);
 /*
  * Start libgit2 for the wt module's own files (wt-*.c), once per process:
  * 0, or ERR_FAIL with libgit2's message. Everything that needs libgit2
- * starts it through here, so that wt_shutdown() balances it.
+ * starts it through here, so that wt_shutdown() balances it. It turns
+ * libgit2's own ownership check off: wt_open() makes git's.
  */
 int wt_libgit2_start(struct error *err);
 
@@ -161,13 +171,52 @@ bool wt_libgit2_started(void);
 void wt_shutdown(void);
 
 /*
- * The value of the git config variable 'key' ("section.name") as git
- * would read it for this repository, in '*out' (the caller frees it), or
- * NULL when it is not set. The configuration files are scanned first;
- * libgit2 is started only when one of them mentions the section or an
- * include, so the common case stays cheap.
+ * Configuration, read as git reads it: the system and global files, the
+ * repository's, and last, so winning, the command line ('git -c').
+ *
+ * A key is "section.name" or "section.subsection.name"; the section and
+ * the name ignore case, the subsection does not.
+ */
+
+/*
+ * The value of the git config variable 'key' as git would read it for
+ * this repository, in '*out' (the caller frees it), or NULL when it is
+ * not set. The command line is looked at first (see wt_config_cmdline()),
+ * then the files; libgit2 is started only when one of the files mentions
+ * the section or an include, so the common case stays cheap. ERR_USAGE
+ * when the command line is malformed or gives 'key' without a value.
  */
 int wt_config_get(char **out, const struct wt_repo *repo, const char *key,
 		  struct error *err);
+
+/*
+ * Called for each configuration item with its 'key' (section and name in
+ * lower case) and 'value' (NULL for a key given without '=', which git
+ * takes as "true"). A negative return stops the walk and is returned.
+ */
+typedef int (*wt_config_fn)(const char *key, const char *value,
+			    void *payload);
+
+/*
+ * Each item of the command line, in the order git reads them: git passes
+ * 'git -c key=value' (and '--config-env') to a subcommand in
+ * $GIT_CONFIG_PARAMETERS, blank-separated shell-quoted words, either
+ * 'key=value' or, since git 2.31, 'key'='value' ('key'= for no value);
+ * $GIT_CONFIG_COUNT=<n> with GIT_CONFIG_KEY_<i> and GIT_CONFIG_VALUE_<i>
+ * come before them. ERR_USAGE, with git's message, when they are
+ * malformed or a key is invalid. Never starts libgit2. An 'include.path'
+ * given there is not followed.
+ */
+int wt_config_cmdline(wt_config_fn fn, void *payload, struct error *err);
+
+/*
+ * Each value of 'key' in git's protected configuration, the one git
+ * trusts for safe.directory: the system file, the global files and the
+ * command line, in that order (git's), never the repository's own
+ * config. Includes in the files are followed. Starts libgit2 only when
+ * one of the files mentions the section or an include.
+ */
+int wt_config_protected(const char *key, wt_config_fn fn, void *payload,
+			struct error *err);
 
 #endif

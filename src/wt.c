@@ -3,10 +3,13 @@
 #include "error.h"
 #include "sbuf.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "wt-libgit2.h"
 
@@ -53,6 +56,17 @@ int wt_libgit2_start(struct error *err)
 		return ret;
 	if (lg2.libgit2_init() < 0)
 		return git_fail(err, ERR_FAIL);
+	/*
+	 * wt_open() has made git's ownership check, with git's rules
+	 * (check_ownership()); libgit2's own differs (it trusts a root-owned
+	 * repository, ignores $SUDO_UID and 'git -c safe.directory') and
+	 * must not refuse a repository git accepts.
+	 */
+	if (lg2.libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0) < 0) {
+		ret = git_fail(err, ERR_FAIL);
+		lg2.libgit2_shutdown();
+		return ret;
+	}
 	started = true;
 	started_ever = true;
 	return 0;
@@ -493,12 +507,186 @@ static int fill_from_gitdir(struct wt_repo *repo, bool top_from_config,
 }
 
 /*
+ * git's ownership check (ensure_valid_ownership() in git 2.39's setup.c),
+ * made by the walk on what it finds, so that a command never works in a
+ * repository git itself refuses as "dubious ownership".
+ */
+
+/* A boolean in the environment, as git_env_bool() reads one. */
+static bool env_bool(const char *name)
+{
+	const char *value = getenv(name);
+	char *end;
+	long n;
+
+	if (!value)
+		return false;
+	switch (parse_bool(value, strlen(value))) {
+	case 0:
+		return false;
+	case 1:
+		return true;
+	}
+	n = strtol(value, &end, 10);
+	return *end || n != 0;
+}
+
+/*
+ * Is 'path' itself (a link, not what it points to) owned by the user
+ * running? Root running under sudo is taken to be the user who ran sudo,
+ * $SUDO_UID, for a path root does not own.
+ */
+static bool owned_by_user(const char *path)
+{
+	const char *sudo_uid = getenv("SUDO_UID");
+	uid_t uid = geteuid();
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return false;
+	if (uid == 0 && st.st_uid != 0 && sudo_uid && *sudo_uid) {
+		unsigned long id;
+		char *end;
+
+		errno = 0;
+		id = strtoul(sudo_uid, &end, 10);
+		if (!*end && !errno)
+			uid = (uid_t)id;
+	}
+	return st.st_uid == uid;
+}
+
+/*
+ * A safe.directory value with '~/' or '~user/' expanded, as git expands a
+ * path in its config; NULL when the home is unknown.
+ */
+static char *expand_home(const char *value)
+{
+	const char *slash, *home;
+	struct sbuf sb = SBUF_INIT;
+
+	if (value[0] != '~')
+		return xstrdup(value);
+	slash = strchr(value, '/');
+	if (!slash)
+		slash = value + strlen(value);
+	if (slash == value + 1) {
+		home = getenv("HOME");
+	} else {
+		char *name = xstrndup(value + 1, (size_t)(slash - value - 1));
+		struct passwd *pw = getpwnam(name);
+
+		free(name);
+		home = pw ? pw->pw_dir : NULL;
+	}
+	if (!home)
+		return NULL;
+	sbuf_addf(&sb, "%s%s", home, slash);
+	return sbuf_detach(&sb);
+}
+
+struct safe_directory {
+	const char *path;
+	bool safe;
+	struct error *err;
+};
+
+/*
+ * One safe.directory value: '*' admits every repository, the path
+ * identifying the repository admits it, an empty value forgets the
+ * values before it. Paths compare as strings, as in git 2.39.
+ */
+static int safe_directory_value(const char *key UNUSED, const char *value,
+				void *payload)
+{
+	struct safe_directory *sd = payload;
+	char *path;
+
+	if (!value || !*value) {
+		sd->safe = false;
+		return 0;
+	}
+	if (!strcmp(value, "*")) {
+		sd->safe = true;
+		return 0;
+	}
+	path = expand_home(value);
+	if (!path)
+		return error_set(sd->err, ERR_FAIL, NULL, 0, "safe.directory",
+				 "failed to expand user dir in: '%s'", value);
+	if (!strcmp(path, sd->path))
+		sd->safe = true;
+	free(path);
+	return 0;
+}
+
+/* 'path' quoted for a shell only if it needs it, as git quotes it. */
+static void add_quoted(struct sbuf *sb, const char *path)
+{
+	const char *p;
+
+	for (p = path; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+,-./:=@_^", *p))
+			break;
+	if (*path && !*p) {
+		sbuf_addstr(sb, path);
+		return;
+	}
+	sbuf_addch(sb, '\'');
+	for (p = path; *p; p++) {
+		if (*p == '\'' || *p == '!')
+			sbuf_addf(sb, "'\\%c'", *p);
+		else
+			sbuf_addch(sb, *p);
+	}
+	sbuf_addch(sb, '\'');
+}
+
+/*
+ * May the repository found be used? Yes if the '.git' file (if any), the
+ * worktree's top (if any) and the git dir all belong to the user running
+ * (see owned_by_user()), unless $GIT_TEST_ASSUME_DIFFERENT_OWNER says
+ * they do not (git's test knob). Otherwise only if safe.directory, from
+ * the system, global or command-line config but never the repository's
+ * own, is '*' or names the repository: its top, or the git dir of a bare
+ * one. ERR_NOREPO with git's message if not.
+ */
+static int check_ownership(const char *gitfile, const char *top,
+			   const char *gitdir, struct error *err)
+{
+	struct safe_directory sd = { top ? top : gitdir, false, err };
+	struct sbuf quoted = SBUF_INIT;
+	int ret;
+
+	if (!env_bool("GIT_TEST_ASSUME_DIFFERENT_OWNER") &&
+	    (!gitfile || owned_by_user(gitfile)) &&
+	    (!top || owned_by_user(top)) && owned_by_user(gitdir))
+		return 0;
+	ret = wt_config_protected("safe.directory", safe_directory_value, &sd,
+				  err);
+	if (ret < 0 || sd.safe)
+		return ret < 0 ? ret : 0;
+	add_quoted(&quoted, sd.path);
+	error_set(err, ERR_NOREPO, NULL, 0, NULL,
+		  "detected dubious ownership in repository at '%s'", sd.path);
+	error_hint(err,
+		   "to add an exception for this directory, call: git config --global --add safe.directory %s",
+		   quoted.buf);
+	sbuf_release(&quoted);
+	return ERR_NOREPO;
+}
+
+/*
  * Walk up from 'start' (canonical) as git's setup does: at each directory,
  * a '.git' directory with a HEAD or a '.git' file makes it the top of a
  * worktree; a directory that is a git dir itself is left to libgit2
- * (USE_LIBGIT2). Sets 'gitdir' and 'path'.
+ * (USE_LIBGIT2). Sets 'gitdir' and 'path'. With 'check_owner', what it
+ * finds must pass git's ownership check, on the paths git checks: the
+ * '.git' file, the top and the git dir it names, or the top and its
+ * '.git' directory, or the git dir alone.
  */
-static int discover(struct wt_repo *repo, const char *start, struct error *err)
+static int discover(struct wt_repo *repo, const char *start, bool check_owner,
+		    struct error *err)
 {
 	char *dir = xstrdup(start);
 	char *dotgit = NULL;
@@ -511,18 +699,31 @@ static int discover(struct wt_repo *repo, const char *start, struct error *err)
 		if (!stat(dotgit, &st)) {
 			if (S_ISDIR(st.st_mode) && has_head(dotgit)) {
 				repo->gitdir = canonical(dotgit);
-				if (repo->gitdir)
+				if (repo->gitdir) {
+					if (check_owner)
+						ret = check_ownership(
+							NULL, dir, dotgit, err);
+					if (ret < 0)
+						goto out;
 					break;
+				}
 			} else if (S_ISREG(st.st_mode)) {
 				ret = read_gitfile(&repo->gitdir, dotgit, dir,
 						   err);
+				if (!ret && check_owner)
+					ret = check_ownership(dotgit, dir,
+							      repo->gitdir,
+							      err);
 				if (ret < 0)
 					goto out;
 				break;
 			}
 		}
 		if (is_gitdir(dir)) {
-			ret = USE_LIBGIT2;
+			ret = check_owner ? check_ownership(NULL, NULL, dir, err)
+					  : 0;
+			if (!ret)
+				ret = USE_LIBGIT2;
 			goto out;
 		}
 		if (!strcmp(dir, "/")) {
@@ -626,7 +827,7 @@ static int open_env_dir(struct wt_repo *repo, const char *start,
 	struct error ignored = ERROR_INIT;
 	char *want = canonical(env_dir);
 
-	if (want && discover(repo, start, &ignored) == 0 &&
+	if (want && discover(repo, start, false, &ignored) == 0 &&
 	    !strcmp(repo->gitdir, want)) {
 		free(want);
 		return fill_from_gitdir(repo, true, err);
@@ -658,7 +859,7 @@ int wt_open(struct wt_repo **out, const char *dir, struct error *err)
 	} else if (env_dir && *env_dir) {
 		ret = open_env_dir(repo, start, env_dir, err);
 	} else {
-		ret = discover(repo, start, err);
+		ret = discover(repo, start, true, err);
 		if (ret == USE_LIBGIT2)
 			ret = open_libgit2(repo, start, err);
 		else if (!ret)

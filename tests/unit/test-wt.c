@@ -684,6 +684,211 @@ static void test_configs_only_libgit2_reads(void **state UNUSED)
 	assert_true(wt_libgit2_started());
 }
 
+static int collect(const char *key, const char *value, void *payload)
+{
+	sbuf_addf(payload, "%s=%s\n", key, value ? value : "(none)");
+	return 0;
+}
+
+/* What wt_config_cmdline() reads from 'env' as $GIT_CONFIG_PARAMETERS. */
+static char *cmdline_items(const char *env, int expect_ret)
+{
+	struct error err = ERROR_INIT;
+	struct sbuf got = SBUF_INIT;
+	int ret;
+
+	setenv("GIT_CONFIG_PARAMETERS", env, 1);
+	ret = wt_config_cmdline(collect, &got, &err);
+	unsetenv("GIT_CONFIG_PARAMETERS");
+	if (ret != expect_ret)
+		fail_msg("'%s': %d (%s), want %d", env, ret, err.msg,
+			 expect_ret);
+	return sbuf_detach(&got);
+}
+
+static void assert_items(const char *expect, const char *env)
+{
+	char *got = cmdline_items(env, 0);
+
+	assert_string_equal(expect, got);
+	free(got);
+}
+
+static void test_config_cmdline_as_git_writes_it(void **state UNUSED)
+{
+	char *env = git_says("", "-c alias.penv='!printenv GIT_CONFIG_PARAMETERS' "
+				 "-c \"A.Sub.KEY=it's  '!' x\" -c a.b -c a.c= "
+				 "-c Core.HooksPath=hooks penv");
+
+	assert_items("alias.penv=!printenv GIT_CONFIG_PARAMETERS\n"
+		     "a.Sub.key=it's  '!' x\n"
+		     "a.b=(none)\n"
+		     "a.c=\n"
+		     "core.hookspath=hooks\n",
+		     env);
+	free(env);
+
+	/* what git before 2.31 wrote, and blanks between items */
+	assert_items("a.b=x\nc.d=(none)\ne.f= y\n",
+		     "'A.b=x'  'c.D'\t' e.f = y'");
+	assert_items("", "");
+}
+
+static void test_config_cmdline_rejects_what_git_rejects(void **state UNUSED)
+{
+	static const char *bogus[] = { "'a.b=x", "'a.b'x", "'a.b'='x'y",
+				       "'a.b'=x", "a.b=x", "'a.b'\\'" };
+	static const char *bad_key[] = { "'nodot=x'", "'.b=x'", "'a.=x'",
+					 "'a.1b'='x'", "'a_b.c=x'", "'=x'",
+					 "''" };
+	struct error err = ERROR_INIT;
+	struct sbuf got = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bogus); i++)
+		free(cmdline_items(bogus[i], ERR_USAGE));
+	for (i = 0; i < ARRAY_SIZE(bad_key); i++)
+		free(cmdline_items(bad_key[i], ERR_USAGE));
+
+	setenv("GIT_CONFIG_COUNT", "2", 1);
+	setenv("GIT_CONFIG_KEY_0", "x.Y", 1);
+	setenv("GIT_CONFIG_VALUE_0", "0", 1);
+	setenv("GIT_CONFIG_KEY_1", "x.z", 1);
+	assert_int_equal(ERR_USAGE, wt_config_cmdline(collect, &got, &err));
+	assert_string_equal("missing config value GIT_CONFIG_VALUE_1", err.msg);
+	setenv("GIT_CONFIG_VALUE_1", "1", 1);
+	setenv("GIT_CONFIG_PARAMETERS", "'x.y'='2'", 1);
+	sbuf_reset(&got);
+	error_clear(&err);
+	assert_int_equal(0, wt_config_cmdline(collect, &got, &err));
+	assert_string_equal("x.y=0\nx.z=1\nx.y=2\n", got.buf);
+	unsetenv("GIT_CONFIG_COUNT");
+	unsetenv("GIT_CONFIG_PARAMETERS");
+	sbuf_release(&got);
+}
+
+static void test_config_cmdline_beats_the_files(void **state UNUSED)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo;
+	char *value;
+
+	new_repo("cfg");
+	sh("git -C cfg config worktree-ports.registry repo.json");
+	repo = open_ok("cfg");
+	assert_int_equal(0, wt_config_get(&value, repo,
+					  "worktree-ports.registry", &err));
+	assert_string_equal("repo.json", value);
+	free(value);
+	setenv("GIT_CONFIG_PARAMETERS",
+	       "'worktree-ports.registry'='cli.json'", 1);
+	assert_int_equal(0, wt_config_get(&value, repo,
+					  "worktree-ports.registry", &err));
+	assert_string_equal("cli.json", value);
+	free(value);
+	setenv("GIT_CONFIG_PARAMETERS", "'worktree-ports.registry'=", 1);
+	assert_int_equal(ERR_USAGE,
+			 wt_config_get(&value, repo, "worktree-ports.registry",
+				       &err));
+	assert_null(value);
+	unsetenv("GIT_CONFIG_PARAMETERS");
+	wt_free(repo);
+}
+
+/*
+ * wt_open(rel) as if another user owned everything (git's own test knob,
+ * so no second user is needed): the code, and the message if refused.
+ */
+static int open_as_stranger(const char *rel, char **msg)
+{
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo = NULL;
+	int ret;
+
+	setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "true", 1);
+	ret = wt_open(&repo, at(rel), &err);
+	unsetenv("GIT_TEST_ASSUME_DIFFERENT_OWNER");
+	wt_free(repo);
+	if (msg)
+		*msg = ret ? xstrdup(err.msg) : NULL;
+	return ret;
+}
+
+static void assert_dubious(const char *rel, const char *top)
+{
+	struct sbuf expect = SBUF_INIT;
+	char *msg;
+
+	sbuf_addf(&expect, "detected dubious ownership in repository at '%s'",
+		  at(top));
+	assert_int_equal(ERR_NOREPO, open_as_stranger(rel, &msg));
+	assert_string_equal(expect.buf, msg);
+	free(msg);
+	sbuf_release(&expect);
+}
+
+static void test_ownership_needs_safe_directory(void **state UNUSED)
+{
+	make_bare();
+	/* fast path, linked worktree, and libgit2's (inside a git dir) */
+	assert_dubious("m/a", "m");
+	assert_dubious("l1/x", "l1");
+	assert_dubious("bw1/sub", "bw1");
+	assert_dubious("bare.git/refs", "bare.git");
+	assert_dubious("m/.git/refs", "m/.git");
+
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory'='*'", 1);
+	assert_int_equal(0, open_as_stranger("bare.git/refs", NULL));
+	assert_int_equal(0, open_as_stranger("l1/x", NULL));
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory=~/m'", 1);
+	assert_int_equal(0, open_as_stranger("m/a/b", NULL));
+	assert_dubious("l1", "l1");
+	assert_dubious("m/.git", "m/.git");
+	unsetenv("GIT_CONFIG_PARAMETERS");
+	/* without the knob, the files belong to the user running */
+	wt_free(open_ok("m/a"));
+}
+
+static void test_ownership_config_order(void **state UNUSED)
+{
+	sh("printf '[safe]\\n\\tdirectory = *\\n' >global-safe && "
+	   "printf '[include]\\n\\tpath = global-safe\\n' >global-inc && "
+	   "printf '[safe]\\n\\tdirectory = *\\n\\tdirectory\\n' "
+	   ">global-reset");
+
+	/* global file first, then the command line, each able to reset */
+	setenv("GIT_CONFIG_GLOBAL", at("global-safe"), 1);
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory'=''", 1);
+	assert_dubious("m", "m");
+	setenv("GIT_CONFIG_PARAMETERS", "'safe.directory'='' 'safe.directory'='*'",
+	       1);
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	unsetenv("GIT_CONFIG_PARAMETERS");
+
+	/* in a file, too, a later empty value forgets the earlier ones */
+	setenv("GIT_CONFIG_GLOBAL", at("global-reset"), 1);
+	assert_dubious("m", "m");
+
+	/* an include is followed; the system file counts too */
+	setenv("GIT_CONFIG_GLOBAL", at("global-inc"), 1);
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	setenv("GIT_CONFIG_GLOBAL", at("no-such-file"), 1);
+	assert_dubious("m", "m");
+	setenv("GIT_CONFIG_SYSTEM", at("global-safe"), 1);
+	assert_dubious("m", "m");
+	unsetenv("GIT_CONFIG_NOSYSTEM");
+	assert_int_equal(0, open_as_stranger("m", NULL));
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	unsetenv("GIT_CONFIG_SYSTEM");
+	unsetenv("GIT_CONFIG_GLOBAL");
+
+	/* the repository's own config is not asked */
+	sh("git -C m config safe.directory '*'");
+	assert_dubious("m", "m");
+	sh("git -C m config --unset safe.directory");
+}
+
 static void test_release_accepts_empty(void **state UNUSED)
 {
 	struct wt_list list = WT_LIST_INIT;
@@ -776,6 +981,11 @@ int main(void)
 		cmocka_unit_test(test_git_dir_alone),
 		cmocka_unit_test(test_post_checkout_hook_environment),
 		cmocka_unit_test(test_configs_only_libgit2_reads),
+		cmocka_unit_test(test_config_cmdline_as_git_writes_it),
+		cmocka_unit_test(test_config_cmdline_rejects_what_git_rejects),
+		cmocka_unit_test(test_config_cmdline_beats_the_files),
+		cmocka_unit_test(test_ownership_needs_safe_directory),
+		cmocka_unit_test(test_ownership_config_order),
 		cmocka_unit_test(test_release_accepts_empty),
 	};
 
