@@ -135,10 +135,8 @@ static char *canonical(const char *path)
 {
 	char *p = realpath(path, NULL);
 
-	if (!p && errno == ENOMEM) {
-		fprintf(stderr, "fatal: out of memory resolving a path\n");
-		abort();
-	}
+	if (!p && errno == ENOMEM)
+		die_oom("resolving a path");
 	return p;
 }
 
