@@ -8,7 +8,9 @@
 #  3. a command file calls no other command's entry point, and includes
 #     no .c file;
 #  4. no source file is wrapped in a platform #ifdef: the Makefile picks
-#     platform files.
+#     platform files;
+#  5. a module's private header (src/NAME-internal.h) is included by
+#     that module's files (src/NAME*.c) only.
 #
 # Prints each violation as FILE:LINE: WHAT and ends "layering: N passed,
 # N failed" (one check per rule and file) for tests/run.sh.
@@ -68,6 +70,18 @@ for f in src/*.c src/builtin/*.c; do
 	*)
 		passed=$((passed + 1)) ;;
 	esac
+done
+
+for h in src/*-internal.h; do
+	test -e "$h" || continue
+	mod=$(basename "$h" -internal.h)
+	hits=$(grep -ln "^#include \"$(basename "$h")\"" src/*.c src/builtin/*.c include/*.h |
+		grep -v "^src/$mod[-.a-z]*\.c$")
+	if test -n "$hits"; then
+		fail "$(echo $hits): includes $h, private to src/$mod*.c"
+	else
+		passed=$((passed + 1))
+	fi
 done
 
 echo "# result: $passed passed, $failed failed"
