@@ -40,6 +40,9 @@ void jsonw_array_end(struct jsonw *w);
 /* A string; NULL writes null. */
 void jsonw_string(struct jsonw *w, const char *key, const char *value);
 void jsonw_int(struct jsonw *w, const char *key, long long value);
+/* jsonw_int(), or null when 'value' is 'none' (ALLOCATION_NO_PID, -1). */
+void jsonw_int_or_null(struct jsonw *w, const char *key, long long value,
+		       long long none);
 void jsonw_bool(struct jsonw *w, const char *key, bool value);
 void jsonw_null(struct jsonw *w, const char *key);
 void jsonw_release(struct jsonw *w);

@@ -244,10 +244,7 @@ void checked_json(struct jsonw *w, const struct checked *ck)
 	jsonw_string(w, "path", ck->path);
 	jsonw_string(w, "service", ck->service);
 	jsonw_string(w, "health_status", health_status_name(r->status));
-	if (ck->pid == ALLOCATION_NO_PID)
-		jsonw_null(w, "process_id");
-	else
-		jsonw_int(w, "process_id", ck->pid);
+	jsonw_int_or_null(w, "process_id", ck->pid, ALLOCATION_NO_PID);
 	jsonw_object_begin(w, "health");
 	jsonw_string(w, "check", ck->health_path);
 	jsonw_bool(w, "listening", r->listening);
@@ -257,14 +254,8 @@ void checked_json(struct jsonw *w, const struct checked *ck)
 		jsonw_int(w, "http_status", r->http_status);
 	else
 		jsonw_null(w, "http_status");
-	if (r->connect_us < 0)
-		jsonw_null(w, "connect_us");
-	else
-		jsonw_int(w, "connect_us", r->connect_us);
-	if (r->response_us < 0)
-		jsonw_null(w, "response_us");
-	else
-		jsonw_int(w, "response_us", r->response_us);
+	jsonw_int_or_null(w, "connect_us", r->connect_us, -1);
+	jsonw_int_or_null(w, "response_us", r->response_us, -1);
 	jsonw_string(w, "command", ck->command);
 	jsonw_string(w, "detail", r->detail);
 	jsonw_object_end(w);

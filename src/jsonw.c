@@ -113,6 +113,15 @@ void jsonw_int(struct jsonw *w, const char *k, long long value)
 	sbuf_addf(&w->out, "%lld", value);
 }
 
+void jsonw_int_or_null(struct jsonw *w, const char *k, long long value,
+		       long long none)
+{
+	if (value == none)
+		jsonw_null(w, k);
+	else
+		jsonw_int(w, k, value);
+}
+
 void jsonw_bool(struct jsonw *w, const char *k, bool value)
 {
 	key(w, k);

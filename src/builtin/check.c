@@ -221,10 +221,7 @@ static void print_json(const struct session *s, const struct conflicts *l)
 
 		jsonw_object_begin(&w, NULL);
 		jsonw_string(&w, "kind", kind_names[c->kind]);
-		if (c->port < 0)
-			jsonw_null(&w, "port");
-		else
-			jsonw_int(&w, "port", c->port);
+		jsonw_int_or_null(&w, "port", c->port, -1);
 		jsonw_string(&w, "worktree", c->worktree);
 		jsonw_string(&w, "service", c->service);
 		jsonw_string(&w, "detail", c->detail);

@@ -39,14 +39,8 @@ static void print_json(const struct actlog_record *r, size_t nr)
 		jsonw_string(&w, "action", r[i].action);
 		jsonw_string(&w, "worktree", r[i].worktree);
 		jsonw_string(&w, "service", r[i].service);
-		if (r[i].port == ACTLOG_NONE)
-			jsonw_null(&w, "port");
-		else
-			jsonw_int(&w, "port", r[i].port);
-		if (r[i].pid == ACTLOG_NONE)
-			jsonw_null(&w, "pid");
-		else
-			jsonw_int(&w, "pid", r[i].pid);
+		jsonw_int_or_null(&w, "port", r[i].port, ACTLOG_NONE);
+		jsonw_int_or_null(&w, "pid", r[i].pid, ACTLOG_NONE);
 		jsonw_string(&w, "by", r[i].by);
 		jsonw_string(&w, "detail", r[i].detail);
 		jsonw_object_end(&w);

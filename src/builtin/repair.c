@@ -344,10 +344,7 @@ static void print_json(bool dry_run, const struct move *moves, size_t nr,
 		jsonw_int(&w, "from", moves[i].from);
 		jsonw_int(&w, "to", moves[i].to);
 		jsonw_string(&w, "reason", kind_name(moves[i].kind));
-		if (moves[i].pid == ACTLOG_NONE)
-			jsonw_null(&w, "pid");
-		else
-			jsonw_int(&w, "pid", moves[i].pid);
+		jsonw_int_or_null(&w, "pid", moves[i].pid, ACTLOG_NONE);
 		jsonw_string(&w, "detail", moves[i].why);
 		jsonw_object_end(&w);
 	}

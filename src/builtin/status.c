@@ -103,10 +103,7 @@ static void json_alloc(struct jsonw *w, const struct row *row)
 	jsonw_string(w, "description", a->description);
 	jsonw_string(w, "allocated_at", a->allocated_at);
 	jsonw_string(w, "allocated_by", a->allocated_by);
-	if (a->process_id == ALLOCATION_NO_PID)
-		jsonw_null(w, "process_id");
-	else
-		jsonw_int(w, "process_id", a->process_id);
+	jsonw_int_or_null(w, "process_id", a->process_id, ALLOCATION_NO_PID);
 	jsonw_string(w, "health_status", a->health_status);
 	jsonw_string(w, "health_checked_at", a->health_checked_at);
 	jsonw_object_end(w);
