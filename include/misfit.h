@@ -59,6 +59,20 @@ struct misfit_list {
 int misfit_survey(struct misfit_list *out, struct session *s,
 		  const char *worktree, const struct released_list *gone,
 		  struct error *err);
+
+struct probe_listener;
+
+/*
+ * misfit_survey() on the listening sockets 'ls' ('nr' of them, in any
+ * order, borrowed) instead of the system's: for tests, and for a caller
+ * that has read them already. Listeners on ports no allocation holds are
+ * ignored.
+ */
+int misfit_survey_listeners(struct misfit_list *out, struct session *s,
+			    const char *worktree,
+			    const struct released_list *gone,
+			    const struct probe_listener *ls, size_t nr,
+			    struct error *err);
 void misfit_list_release(struct misfit_list *l);
 
 #endif

@@ -25,17 +25,27 @@ struct error;
 struct session;
 struct target;
 
+/* Is anything listening on 'port' now? */
+typedef bool (*picker_in_use_fn)(uint16_t port, void *payload);
+
 /*
  * Picking new ports: the host lock and what is taken, set up on the first
  * new allocation of a command and kept for the rest of it.
+ *
+ * 'in_use' (with 'in_use_payload') says which ports are in use on the
+ * system; NULL, as PICKER_INIT leaves it, asks probe_port_in_use(). It is
+ * the seam for tests, and for a caller that has read the listening
+ * sockets already.
  */
 struct taken;
 struct picker {
 	struct lockfile host;
 	struct taken *taken;
+	picker_in_use_fn in_use;
+	void *in_use_payload;
 };
 
-#define PICKER_INIT { LOCKFILE_INIT, NULL }
+#define PICKER_INIT { LOCKFILE_INIT, NULL, NULL, NULL }
 
 /*
  * Give worktree 't' a port for 'service' from the range 'range_name'

@@ -222,9 +222,9 @@ struct survey {
 	size_t nr_live;
 	char **dirs; /* per allocation, filled on first need */
 	bool *have_dir;
-	struct probe_listener *ls; /* sorted by port */
+	/* the listeners, borrowed: a copy of the array, sorted by port */
+	struct probe_listener *ls;
 	size_t nr_ls;
-	bool probed;
 	struct portset *ports; /* of the allocations asked about */
 	struct peer_regs peers;
 };
@@ -305,15 +305,15 @@ static void survey_release(struct survey *sv)
 	free(sv->dirs);
 	free(sv->have_dir);
 	free(sv->order);
-	probe_listeners_free(sv->ls, sv->nr_ls);
+	free(sv->ls);
 	free(sv->ports);
 	peer_regs_release(&sv->peers);
 }
 
-static void survey_start(struct survey *sv, const struct released_list *gone)
+/* Set up 'sv'; false if no allocation is asked about. */
+static bool survey_start(struct survey *sv, const struct released_list *gone)
 {
 	const struct registry *reg = sv->s->reg;
-	struct error e = ERROR_INIT;
 	size_t i;
 	bool any = false;
 
@@ -339,21 +339,19 @@ static void survey_start(struct survey *sv, const struct released_list *gone)
 		}
 	}
 	qsort(sv->order, sv->nr_live, sizeof(*sv->order), cmp_live);
-	if (!any)
-		return;
+	return any;
+}
 
-	/* one read of the socket tables and of /proc for every port */
-	if (probe_listeners_set(&sv->ls, &sv->nr_ls, sv->ports, &e) < 0) {
-		warning_error(&e, "cannot tell which processes hold the ports");
-		sv->ls = NULL;
-		sv->nr_ls = 0;
-	} else {
-		sv->probed = true;
-		if (sv->nr_ls > 1)
-			qsort(sv->ls, sv->nr_ls, sizeof(*sv->ls),
-			      cmp_listener_port);
-	}
-	timing_mark("probe");
+/* The listeners 'ls' (borrowed), and the other registries. */
+static void survey_listeners(struct survey *sv,
+			     const struct probe_listener *ls, size_t nr)
+{
+	sv->ls = xcalloc(nr + 1, sizeof(*sv->ls));
+	if (nr)
+		memcpy(sv->ls, ls, nr * sizeof(*ls));
+	sv->nr_ls = nr;
+	if (nr > 1)
+		qsort(sv->ls, nr, sizeof(*sv->ls), cmp_listener_port);
 	peer_regs_load(&sv->peers, sv->s->registry_path);
 }
 
@@ -507,37 +505,74 @@ static int cmp_misfit(const void *a, const void *b)
 	return (int)x->kind - (int)y->kind;
 }
 
-int misfit_survey(struct misfit_list *out, struct session *s,
-		    const char *worktree, const struct released_list *gone,
-		    struct error *err UNUSED)
+/* The survey proper, on 'sv' set up by survey_start(); releases it. */
+static void survey_run(struct misfit_list *out, struct survey *sv)
 {
-	struct survey sv;
+	const struct registry *reg = sv->s->reg;
 	size_t first, end, k, keeper;
+
+	for (first = 0; first < sv->nr_live; first = end) {
+		uint16_t port = sv->order[first].port;
+		bool wanted = false;
+
+		for (end = first;
+		     end < sv->nr_live && sv->order[end].port == port; end++)
+			wanted |= in_scope(sv, &reg->allocs[sv->order[end].i]);
+		if (!wanted)
+			continue;
+		keeper = end - first > 1 ? keeper_of(sv, first, end)
+					 : sv->order[first].i;
+		for (k = first; k < end; k++)
+			if (in_scope(sv, &reg->allocs[sv->order[k].i]))
+				survey_one(out, sv, sv->order[k].i, keeper);
+	}
+	survey_release(sv);
+	/* back to registry order, each allocation's reasons in kind order */
+	if (out->nr > 1)
+		qsort(out->items, out->nr, sizeof(*out->items), cmp_misfit);
+}
+
+int misfit_survey(struct misfit_list *out, struct session *s,
+		  const char *worktree, const struct released_list *gone,
+		  struct error *err UNUSED)
+{
+	struct probe_listener *ls = NULL;
+	struct error e = ERROR_INIT;
+	struct survey sv;
+	size_t nr = 0;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.s = s;
 	sv.worktree = worktree;
-	survey_start(&sv, gone);
-	for (first = 0; first < sv.nr_live; first = end) {
-		uint16_t port = sv.order[first].port;
-		bool wanted = false;
-
-		for (end = first;
-		     end < sv.nr_live && sv.order[end].port == port; end++)
-			wanted |=
-				in_scope(&sv, &s->reg->allocs[sv.order[end].i]);
-		if (!wanted)
-			continue;
-		keeper = end - first > 1 ? keeper_of(&sv, first, end)
-					 : sv.order[first].i;
-		for (k = first; k < end; k++)
-			if (in_scope(&sv, &s->reg->allocs[sv.order[k].i]))
-				survey_one(out, &sv, sv.order[k].i, keeper);
+	if (survey_start(&sv, gone)) {
+		/* one read of the socket tables and of /proc for every port */
+		if (probe_listeners_set(&ls, &nr, sv.ports, &e) < 0) {
+			warning_error(&e, "cannot tell which processes hold the ports");
+			ls = NULL;
+			nr = 0;
+		}
+		timing_mark("probe");
+		survey_listeners(&sv, ls, nr);
 	}
-	survey_release(&sv);
-	/* back to registry order, each allocation's reasons in kind order */
-	if (out->nr > 1)
-		qsort(out->items, out->nr, sizeof(*out->items), cmp_misfit);
+	survey_run(out, &sv);
+	probe_listeners_free(ls, nr);
+	return 0;
+}
+
+int misfit_survey_listeners(struct misfit_list *out, struct session *s,
+			    const char *worktree,
+			    const struct released_list *gone,
+			    const struct probe_listener *ls, size_t nr,
+			    struct error *err UNUSED)
+{
+	struct survey sv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.s = s;
+	sv.worktree = worktree;
+	if (survey_start(&sv, gone))
+		survey_listeners(&sv, ls, nr);
+	survey_run(out, &sv);
 	return 0;
 }
 

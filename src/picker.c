@@ -18,14 +18,22 @@ struct taken {
 	const struct registry *reg;
 	struct portset here;  /* allocated in this registry */
 	struct portset peers; /* allocated in other registries */
+	picker_in_use_fn in_use; /* NULL: probe_port_in_use() */
+	void *in_use_payload;
 };
+
+static bool in_use(const struct taken *t, uint16_t port)
+{
+	return t->in_use ? t->in_use(port, t->in_use_payload) :
+			   probe_port_in_use(port);
+}
 
 static bool is_taken(uint16_t port, void *payload)
 {
 	const struct taken *t = payload;
 
 	return portset_has(&t->here, port) || portset_has(&t->peers, port) ||
-	       registry_reserved_at(t->reg, port) || probe_port_in_use(port);
+	       registry_reserved_at(t->reg, port) || in_use(t, port);
 }
 
 /* Why 'port', asked for with --port, cannot be had; 0 if it can. */
@@ -82,7 +90,7 @@ static int check_requested(const struct session *s, const struct taken *t,
 		error_hint(err, "ask for another port");
 		return ret;
 	}
-	if (probe_port_in_use(port)) {
+	if (in_use(t, port)) {
 		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
 				"port %u is in use on this system", port);
 		error_hint(err, "stop what listens there (see 'ss -ltnp sport = :%u'), or ask for another port",
@@ -169,6 +177,8 @@ int picker_allocate(struct session *s, struct picker *pk,
 			return ret;
 	}
 	pk->taken->reg = s->reg;
+	pk->taken->in_use = pk->in_use;
+	pk->taken->in_use_payload = pk->in_use_payload;
 	memset(&pk->taken->here, 0, sizeof(pk->taken->here));
 	for (i = 0; i < s->reg->nr_allocs; i++)
 		portset_add(&pk->taken->here, s->reg->allocs[i].port);
