@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#define UNIT_SCRATCH
 #include "unit.h"
 
 /*
@@ -29,23 +30,8 @@
  * process's.
  */
 
-static char root[PATH_MAX];
 static char *saved_state;
 
-/* 'root/rel', valid until eight more calls: enough for one assertion. */
-static char *at_bufs[8];
-
-static const char *at(const char *rel)
-{
-	static unsigned next;
-	struct sbuf sb = SBUF_INIT;
-	char **slot = &at_bufs[next++ % ARRAY_SIZE(at_bufs)];
-
-	sbuf_addf(&sb, "%s%s%s", root, *rel ? "/" : "", rel);
-	free(*slot);
-	*slot = sbuf_detach(&sb);
-	return *slot;
-}
 
 static void make_dir(const char *rel)
 {
@@ -255,10 +241,7 @@ static int teardown(void **state UNUSED)
 		unsetenv("XDG_STATE_HOME");
 	free(saved_state);
 	saved_state = NULL;
-	for (i = 0; i < ARRAY_SIZE(at_bufs); i++) {
-		free(at_bufs[i]);
-		at_bufs[i] = NULL;
-	}
+	unit_at_release();
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#define UNIT_SCRATCH
 #include "unit.h"
 
 /*
@@ -30,24 +31,9 @@
  * the session holds the lock.
  */
 
-static char root[PATH_MAX];
 static char saved_cwd[PATH_MAX];
 static char *saved_home;
 
-/* 'root/rel', valid until eight more calls: enough for one assertion. */
-static char *at_bufs[8];
-
-static const char *at(const char *rel)
-{
-	static unsigned next;
-	struct sbuf sb = SBUF_INIT;
-	char **slot = &at_bufs[next++ % ARRAY_SIZE(at_bufs)];
-
-	sbuf_addf(&sb, "%s%s%s", root, *rel ? "/" : "", rel);
-	free(*slot);
-	*slot = sbuf_detach(&sb);
-	return *slot;
-}
 
 /* Run a shell command in 'root'; it must succeed. */
 __attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
@@ -160,8 +146,6 @@ static int setup(void **state UNUSED)
 
 static int teardown(void **state UNUSED)
 {
-	size_t i;
-
 	if (chdir(saved_cwd) < 0)
 		return -1;
 	rm_rf(root);
@@ -171,10 +155,7 @@ static int teardown(void **state UNUSED)
 		unsetenv("HOME");
 	free(saved_home);
 	saved_home = NULL;
-	for (i = 0; i < ARRAY_SIZE(at_bufs); i++) {
-		free(at_bufs[i]);
-		at_bufs[i] = NULL;
-	}
+	unit_at_release();
 	return 0;
 }
 

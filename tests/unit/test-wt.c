@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 
+#define UNIT_SCRATCH
+#include "unit.h"
+
 /*
  * Every test builds real repositories with git in one temporary directory
  * and compares what wt.c says with what it must be (or with what git
@@ -19,23 +22,8 @@
  * else in the process has.
  */
 
-static char root[PATH_MAX];
 static char saved_cwd[PATH_MAX];
 
-/* 'root/rel', valid until eight more calls: enough for one assertion. */
-static char *at_bufs[8];
-
-static const char *at(const char *rel)
-{
-	static unsigned next;
-	struct sbuf sb = SBUF_INIT;
-	char **slot = &at_bufs[next++ % ARRAY_SIZE(at_bufs)];
-
-	sbuf_addf(&sb, "%s%s%s", root, *rel ? "/" : "", rel);
-	free(*slot);
-	*slot = sbuf_detach(&sb);
-	return *slot;
-}
 
 /* Run a shell command in 'root'; it must succeed. */
 __attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
@@ -945,8 +933,7 @@ static int teardown(void **state UNUSED)
 	int rc;
 
 	wt_shutdown();
-	for (rc = 0; rc < (int)ARRAY_SIZE(at_bufs); rc++)
-		free(at_bufs[rc]);
+	unit_at_release();
 	if (chdir(saved_cwd) < 0)
 		return -1;
 	sbuf_addf(&cmd, "rm -rf '%s'", root);

@@ -96,4 +96,39 @@ static inline size_t count_entries(const char *dir)
 	return n;
 }
 
+#ifdef UNIT_SCRATCH
+/*
+ * For a test file that defines UNIT_SCRATCH before including this
+ * header: its scratch directory 'root' (the test fills it in), and
+ * at("rel"), the path 'root/rel', valid until eight more calls: enough
+ * for one assertion. unit_at_release() frees them, in the teardown.
+ */
+#include <limits.h>
+
+static char root[PATH_MAX];
+static char *at_bufs[8];
+
+static inline const char *at(const char *rel)
+{
+	static unsigned next;
+	struct sbuf sb = SBUF_INIT;
+	char **slot = &at_bufs[next++ % (sizeof(at_bufs) / sizeof(*at_bufs))];
+
+	sbuf_addf(&sb, "%s%s%s", root, *rel ? "/" : "", rel);
+	free(*slot);
+	*slot = sbuf_detach(&sb);
+	return *slot;
+}
+
+static inline void unit_at_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(at_bufs) / sizeof(*at_bufs); i++) {
+		free(at_bufs[i]);
+		at_bufs[i] = NULL;
+	}
+}
+#endif
+
 #endif
