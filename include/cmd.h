@@ -44,8 +44,6 @@ struct cmd_opts {
 	const char *action;
 };
 
-int cmd_init(const struct cmd_opts *o, struct error *err);
-int cmd_allocate(const struct cmd_opts *o, struct error *err);
 int cmd_release(const struct cmd_opts *o, struct error *err);
 int cmd_status(const struct cmd_opts *o, struct error *err);
 int cmd_prune(const struct cmd_opts *o, struct error *err);
