@@ -43,6 +43,25 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 	     struct error *err);
 int cmd_allocate(int argc, const char **argv, struct global_opts *g,
 		 struct error *err);
+int cmd_release(int argc, const char **argv, struct global_opts *g,
+		struct error *err);
+int cmd_status(int argc, const char **argv, struct global_opts *g,
+	       struct error *err);
+int cmd_prune(int argc, const char **argv, struct global_opts *g,
+	      struct error *err);
+int cmd_env(int argc, const char **argv, struct global_opts *g,
+	    struct error *err);
+int cmd_wait(int argc, const char **argv, struct global_opts *g,
+	     struct error *err);
+
+/*
+ * status --health-check (src/builtin/health.c), for cmd_status() once it
+ * has parsed its options: 'worktree' may be NULL, 'timeout_ms' -1 for
+ * the default.
+ */
+int cmd_status_health(const struct global_opts *g, const char *worktree,
+		      bool all, int timeout_ms, bool verbose,
+		      struct error *err);
 
 /*
  * The rest is cli.c's, for the commands.

@@ -44,17 +44,10 @@ struct cmd_opts {
 	const char *action;
 };
 
-int cmd_release(const struct cmd_opts *o, struct error *err);
-int cmd_status(const struct cmd_opts *o, struct error *err);
-int cmd_prune(const struct cmd_opts *o, struct error *err);
-int cmd_env(const struct cmd_opts *o, struct error *err);
 int cmd_install_hooks(const struct cmd_opts *o, struct error *err);
 int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err);
 int cmd_remove(const struct cmd_opts *o, struct error *err);
 int cmd_sync(const struct cmd_opts *o, struct error *err);
-int cmd_wait(const struct cmd_opts *o, struct error *err);
-/* status --health-check */
-int cmd_status_health(const struct cmd_opts *o, struct error *err);
 int cmd_log(const struct cmd_opts *o, struct error *err);
 
 /*

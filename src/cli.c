@@ -55,54 +55,15 @@ static const struct command commands[] = {
 	  0, 0, NULL },
 	{ "allocate", cmd_allocate, "give this worktree a port for a service",
 	  NULL, 0, 0, 0, NULL },
-	{ "release", NULL, "give ports back", cmd_release,
-	  ACCEPT_PORT | ACCEPT_WORKTREE | ACCEPT_ALL, 0, -1,
-	  "git worktree-ports release [<service>...] [--port <n>] [--worktree <name>] [--all]\n"
-	  "\n"
-	  "Give ports back.\n"
-	  "\n"
-	  "    --port <n>         release this port, whichever worktree holds it\n"
-	  "    --worktree <name>  act on another worktree\n"
-	  "    --all              release every port of the worktree\n" },
-	{ "status", NULL, "show allocations and free ports", cmd_status,
-	  ACCEPT_WORKTREE | ACCEPT_ALL | ACCEPT_HEALTH | ACCEPT_TIMEOUT |
-		  ACCEPT_VERBOSE,
-	  0, 0,
-	  "git worktree-ports status [--all | --worktree <name>] [--health-check]\n"
-	  "                          [--timeout <seconds>] [--verbose]\n"
-	  "\n"
-	  "Show this worktree's ports, or all of them grouped by range with the\n"
-	  "free ports of each range.\n"
-	  "\n"
-	  "    --all              every worktree\n"
-	  "    --worktree <name>  another worktree\n"
-	  "    --health-check     check every port at once: listening, the process\n"
-	  "                       holding it, the answer to its health path; exit 9\n"
-	  "                       unless all are healthy\n"
-	  "    --timeout <s>      for the whole check (default 2)\n"
-	  "    -v, --verbose      with the check: why, and how long each took\n" },
-	{ "prune", NULL, "release the ports of removed worktrees", cmd_prune,
-	  ACCEPT_DRY_RUN, 0, 0,
-	  "git worktree-ports prune [--dry-run]\n"
-	  "\n"
-	  "Release the ports of worktrees that no longer exist (locked worktrees\n"
-	  "keep theirs).\n"
-	  "\n"
-	  "    --dry-run   only say what would be released\n" },
-	{ "env", NULL, "print this worktree's port variables", cmd_env,
-	  ACCEPT_FORMAT | ACCEPT_WORKTREE, 0, 0,
-	  "git worktree-ports env [--format dotenv|sh|json] [--worktree <name>]\n"
-	  "\n"
-	  "Print this worktree's variables, e.g. for\n"
-	  "    eval \"$(git worktree-ports env --format sh)\"\n" },
-	{ "wait", NULL, "wait until a service of this worktree is healthy",
-	  cmd_wait, ACCEPT_TIMEOUT | ACCEPT_WORKTREE, 1, 1,
-	  "git worktree-ports wait <service> [--timeout <seconds>] [--worktree <name>]\n"
-	  "\n"
-	  "Wait until this worktree's <service> is healthy, checking again with a\n"
-	  "growing pause; exit 9 with the last status seen at the timeout.\n"
-	  "\n"
-	  "    --timeout <s>   give up after this long (default 60)\n" },
+	{ "release", cmd_release, "give ports back", NULL, 0, 0, 0, NULL },
+	{ "status", cmd_status, "show allocations and free ports", NULL, 0, 0,
+	  0, NULL },
+	{ "prune", cmd_prune, "release the ports of removed worktrees", NULL, 0,
+	  0, 0, NULL },
+	{ "env", cmd_env, "print this worktree's port variables", NULL, 0, 0, 0,
+	  NULL },
+	{ "wait", cmd_wait, "wait until a service of this worktree is healthy",
+	  NULL, 0, 0, 0, NULL },
 	{ "log", NULL, "show the activity log", cmd_log,
 	  ACCEPT_SINCE | ACCEPT_WORKTREE | ACCEPT_SERVICE | ACCEPT_ACTION, 0, 0,
 	  "git worktree-ports log [--since <30m|2h|3d|TIME>] [--worktree <name>]\n"

@@ -1,10 +1,12 @@
 #include "common.h"
 #include "actlog.h"
+#include "builtin.h"
 #include "cmd.h"
 #include "config.h"
 #include "error.h"
 #include "health.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "probe.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -301,14 +303,14 @@ static void json_checked(struct jsonw *w, const struct checked *ck)
 	jsonw_object_end(w);
 }
 
-static void print_checked(const struct cmd_opts *o, const struct session *s,
-			  const struct checked_list *l, long elapsed_us,
-			  int timeout_ms, size_t healthy)
+static void print_checked(const struct global_opts *g, bool verbose,
+			  const struct session *s, const struct checked_list *l,
+			  long elapsed_us, int timeout_ms, size_t healthy)
 {
 	int wt_width = 8, svc_width = 7;
 	size_t i;
 
-	if (o->json) {
+	if (g->json) {
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
@@ -326,7 +328,7 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 		jsonw_release(&w);
 		return;
 	}
-	if (o->quiet)
+	if (g->quiet)
 		return;
 	for (i = 0; i < l->nr; i++) {
 		int a = (int)strlen(l->items[i].worktree);
@@ -348,7 +350,7 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 		       wt_width, ck->worktree, svc_width, ck->service,
 		       health_status_name(r->status), pid,
 		       ck->command ? ck->command : "-");
-		if (!o->verbose)
+		if (!verbose)
 			continue;
 		printf("       check %s: %s", ck->health_path, r->detail);
 		if (r->connect_us >= 0)
@@ -361,27 +363,28 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 	       ms(elapsed_us));
 }
 
-int cmd_status_health(const struct cmd_opts *o, struct error *err)
+int cmd_status_health(const struct global_opts *g, const char *worktree,
+		      bool all, int timeout_ms, bool verbose, struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct checked_list l = { 0 };
 	struct config_cache cc = { 0 };
-	int timeout_ms = o->has_timeout ? o->timeout_ms : DEFAULT_CHECK_MS;
 	size_t i, healthy = 0;
 	long start;
 	int ret;
 
-	ret = session_start(&s, o->all ? NULL : &t, o->registry,
-			    o->worktree, 0, err);
+	if (timeout_ms < 0)
+		timeout_ms = DEFAULT_CHECK_MS;
+	ret = session_start(&s, all ? NULL : &t, g->registry, worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < s.reg->nr_allocs; i++) {
 		const struct allocation *a = &s.reg->allocs[i];
 
-		if (!o->all && strcmp(a->worktree, t.name))
+		if (!all && strcmp(a->worktree, t.name))
 			continue;
-		add_checked(&l, a, o->all ? a->path : t.path, &cc);
+		add_checked(&l, a, all ? a->path : t.path, &cc);
 	}
 	if (l.nr > 1)
 		qsort(l.items, l.nr, sizeof(*l.items), cmp_checked);
@@ -399,7 +402,8 @@ int cmd_status_health(const struct cmd_opts *o, struct error *err)
 		goto out;
 	for (i = 0; i < l.nr; i++)
 		healthy += l.items[i].result.status == HEALTH_HEALTHY;
-	print_checked(o, &s, &l, (long)monotonic_us() - start, timeout_ms, healthy);
+	print_checked(g, verbose, &s, &l, (long)monotonic_us() - start,
+		      timeout_ms, healthy);
 	if (healthy < l.nr)
 		ret = error_set(err, ERR_UNHEALTHY, NULL, 0, NULL,
 				"%zu of %zu checked services are not healthy",
@@ -412,19 +416,48 @@ out:
 	return ret;
 }
 
-int cmd_wait(const struct cmd_opts *o, struct error *err)
+static const char *const wait_usage[] = {
+	"git worktree-ports wait <service> [--timeout <seconds>]\n"
+	"                        [--worktree <name>]",
+	"",
+	"Wait until this worktree's <service> is healthy, checking again with a",
+	"growing pause; exit 9 with the last status seen at the timeout.",
+	NULL,
+};
+
+int cmd_wait(int argc, const char **argv, struct global_opts *g,
+	     struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct checked_list l = { 0 };
 	struct config_cache cc = { 0 };
-	long total_ms = o->has_timeout ? o->timeout_ms : DEFAULT_WAIT_MS;
+	int total_ms = DEFAULT_WAIT_MS;
+	const char *worktree = NULL;
+	struct option options[] = {
+		OPT_TIMEOUT("timeout", &total_ms,
+			    "give up after this long (default 60)"),
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "wait for a service of another worktree"),
+		OPT_END(),
+	};
 	long deadline, pause = 50, left;
-	const char *service = o->args[0];
+	const char *service;
 	long k;
 	int ret;
 
-	ret = session_start(&s, &t, o->registry, o->worktree, 0, err);
+	argc = cli_parse_options(argc, argv, wait_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (!argc)
+		return cli_usage_error(wait_usage, options,
+				       "'wait' needs a <service>");
+	if (argc > 1)
+		return cli_usage_error(
+			wait_usage, options,
+			"'wait' takes one <service>, got '%s' too", argv[1]);
+	service = argv[0];
+	ret = session_start(&s, &t, g->registry, worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	k = registry_find(s.reg, t.name, service);
@@ -478,7 +511,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 				l.items[0].result.detail);
 		goto out;
 	}
-	if (o->json) {
+	if (g->json) {
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
@@ -488,7 +521,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
-	} else if (!o->quiet) {
+	} else if (!g->quiet) {
 		printf("'%s' is healthy on port %u\n", service,
 		       l.items[0].port);
 	}
