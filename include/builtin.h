@@ -53,6 +53,16 @@ int cmd_env(int argc, const char **argv, struct global_opts *g,
 	    struct error *err);
 int cmd_wait(int argc, const char **argv, struct global_opts *g,
 	     struct error *err);
+int cmd_log(int argc, const char **argv, struct global_opts *g,
+	    struct error *err);
+int cmd_remove(int argc, const char **argv, struct global_opts *g,
+	       struct error *err);
+int cmd_sync(int argc, const char **argv, struct global_opts *g,
+	     struct error *err);
+int cmd_install_hooks(int argc, const char **argv, struct global_opts *g,
+		      struct error *err);
+int cmd_uninstall_hooks(int argc, const char **argv, struct global_opts *g,
+			struct error *err);
 
 /*
  * status --health-check (src/builtin/health.c), for cmd_status() once it

@@ -44,12 +44,6 @@ struct cmd_opts {
 	const char *action;
 };
 
-int cmd_install_hooks(const struct cmd_opts *o, struct error *err);
-int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err);
-int cmd_remove(const struct cmd_opts *o, struct error *err);
-int cmd_sync(const struct cmd_opts *o, struct error *err);
-int cmd_log(const struct cmd_opts *o, struct error *err);
-
 /*
  * The state every command works on: the repository, the registry path,
  * the registry lock and the loaded registry. session_open() fills it in

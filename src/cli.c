@@ -64,51 +64,17 @@ static const struct command commands[] = {
 	  NULL },
 	{ "wait", cmd_wait, "wait until a service of this worktree is healthy",
 	  NULL, 0, 0, 0, NULL },
-	{ "log", NULL, "show the activity log", cmd_log,
-	  ACCEPT_SINCE | ACCEPT_WORKTREE | ACCEPT_SERVICE | ACCEPT_ACTION, 0, 0,
-	  "git worktree-ports log [--since <30m|2h|3d|TIME>] [--worktree <name>]\n"
-	  "                       [--service <name>] [--action <action>]\n"
-	  "\n"
-	  "Show the activity log, newest first: allocations, releases, prunes,\n"
-	  "repairs and health changes.\n"
-	  "\n"
-	  "    --since <when>     only what happened since (30m, 2h, 3d, 1w, or a UTC time)\n"
-	  "    --worktree <name>  only this worktree\n"
-	  "    --service <name>   only this service\n"
-	  "    --action <action>  allocate, release, auto-release, prune, repair, health\n" },
-	{ "remove", NULL, "remove a worktree and release its ports", cmd_remove,
-	  ACCEPT_FORCE, 1, 1,
-	  "git worktree-ports remove <worktree> [--force]\n"
-	  "\n"
-	  "Remove a worktree through 'git worktree remove' (git's own checks apply)\n"
-	  "and release its ports. <worktree> is its git name or its folder.\n"
-	  "\n"
-	  "    --force   passed to git: remove it even with changes\n" },
-	{ "sync", NULL,
-	  "allocate what .worktree-ports.ini declares, write .env", cmd_sync,
-	  ACCEPT_WORKTREE, 0, 0,
-	  "git worktree-ports sync [--worktree <name>]\n"
-	  "\n"
-	  "Allocate every service .worktree-ports.ini declares for this worktree,\n"
-	  "release the ports of services it no longer declares, and write the\n"
-	  "variables into the worktree's .env files. The post-checkout hook runs it.\n"
-	  "\n"
-	  "    --worktree <name>  set up another worktree\n" },
-	{ "install-hooks", NULL,
-	  "install the post-checkout hook (init does it)", cmd_install_hooks, 0,
-	  0, 0,
-	  "git worktree-ports install-hooks\n"
-	  "\n"
-	  "Install the post-checkout hook that runs 'sync' on branch checkouts and\n"
-	  "'git worktree add', in the hooks directory (core.hooksPath, else the\n"
-	  "repository's hooks/). A post-checkout hook already there keeps running\n"
-	  "after it, kept as post-checkout.before-worktree-ports.\n" },
-	{ "uninstall-hooks", NULL,
-	  "remove it, putting back the hook it replaced", cmd_uninstall_hooks,
-	  0, 0, 0,
-	  "git worktree-ports uninstall-hooks\n"
-	  "\n"
-	  "Remove the post-checkout hook and put back the hook it replaced.\n" },
+	{ "log", cmd_log, "show the activity log", NULL, 0, 0, 0, NULL },
+	{ "remove", cmd_remove, "remove a worktree and release its ports", NULL,
+	  0, 0, 0, NULL },
+	{ "sync", cmd_sync,
+	  "allocate what .worktree-ports.ini declares, write .env", NULL, 0, 0,
+	  0, NULL },
+	{ "install-hooks", cmd_install_hooks,
+	  "install the post-checkout hook (init does it)", NULL, 0, 0, 0,
+	  NULL },
+	{ "uninstall-hooks", cmd_uninstall_hooks,
+	  "remove it, putting back the hook it replaced", NULL, 0, 0, 0, NULL },
 	{ "who", NULL, "what listens on a port, and whose allocation it is",
 	  cmd_who, 0, 1, 1,
 	  "git worktree-ports who <port>\n"
@@ -629,7 +595,7 @@ int cli_main(int argc, char **argv)
 	 * The hook must never fail a checkout: what went wrong in its sync
 	 * is a warning, and the exit status is 0.
 	 */
-	if (ret < 0 && cmd->old_fn == cmd_sync && cmd_in_hook()) {
+	if (ret < 0 && cmd->fn == cmd_sync && cmd_in_hook()) {
 		if (err.code)
 			print_error(&err, "warning");
 		ret = 0;
