@@ -63,6 +63,12 @@ int cmd_install_hooks(int argc, const char **argv, struct global_opts *g,
 		      struct error *err);
 int cmd_uninstall_hooks(int argc, const char **argv, struct global_opts *g,
 			struct error *err);
+int cmd_who(int argc, const char **argv, struct global_opts *g,
+	    struct error *err);
+int cmd_check(int argc, const char **argv, struct global_opts *g,
+	      struct error *err);
+int cmd_repair(int argc, const char **argv, struct global_opts *g,
+	       struct error *err);
 
 /*
  * status --health-check (src/builtin/health.c), for cmd_status() once it

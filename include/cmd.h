@@ -19,31 +19,6 @@ struct allocation;
 struct wt_repo;
 struct sbuf;
 
-/* Everything the command line can say; each command reads its part. */
-struct cmd_opts {
-	const char *registry; /* --registry */
-	bool json;
-	bool quiet;
-	char **args; /* positional arguments after the command */
-	int nr_args;
-	bool force;
-	bool no_hooks;
-	bool all;
-	bool dry_run;
-	bool has_port;
-	uint16_t port;
-	const char *worktree;
-	const char *description;
-	const char *format;
-	bool health_check;
-	bool verbose;
-	bool has_timeout;
-	int timeout_ms;
-	const char *since;
-	const char *service;
-	const char *action;
-};
-
 /*
  * The state every command works on: the repository, the registry path,
  * the registry lock and the loaded registry. session_open() fills it in
@@ -242,11 +217,6 @@ bool cmd_in_hook(void);
 
 /* Lock timeout in ms: $GIT_WORKTREE_PORTS_LOCK_TIMEOUT, default 10000. */
 int cmd_lock_timeout(void);
-
-/* who, check and repair: src/builtin/{who,check,repair}.c */
-int cmd_who(const struct cmd_opts *o, struct error *err);
-int cmd_check(const struct cmd_opts *o, struct error *err);
-int cmd_repair(const struct cmd_opts *o, struct error *err);
 
 /*
  * Append 's' safe to print on a terminal: control characters (C0, DEL and

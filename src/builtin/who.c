@@ -1,7 +1,9 @@
 #include "common.h"
+#include "builtin.h"
 #include "cmd.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "peers.h"
 #include "probe.h"
 #include "registry.h"
@@ -84,17 +86,17 @@ struct who {
  * repository only --registry or $GIT_WORKTREE_PORTS_REGISTRY name one.
  * Nothing here fails the command: who answers about the port anyway.
  */
-static void read_registry(struct session *s, const struct cmd_opts *o)
+static void read_registry(struct session *s, const struct global_opts *g)
 {
 	struct error e = ERROR_INIT;
 	struct sbuf line = SBUF_INIT;
-	const char *named = o->registry && *o->registry
-				    ? o->registry
+	const char *named = g->registry && *g->registry
+				    ? g->registry
 				    : getenv("GIT_WORKTREE_PORTS_REGISTRY");
 	char resolved[PATH_MAX];
 	int ret;
 
-	ret = session_open(s, o->registry, SESSION_NO_LOAD, &e);
+	ret = session_open(s, g->registry, SESSION_NO_LOAD, &e);
 	if (ret == ERR_NOREPO && named && *named) {
 		error_clear(&e);
 		s->registry_path =
@@ -366,28 +368,54 @@ static void print_pids(const struct who *w)
 				printf("%ld\n", w->ls[i].procs[k].pid);
 }
 
-int cmd_who(const struct cmd_opts *o, struct error *err)
+static const char *const who_usage[] = {
+	"git worktree-ports who [-q] <port>",
+	"",
+	"Say what listens on <port>: each socket, and each process holding it",
+	"(pid, user, command line, directory, start time); which worktree and",
+	"service the port is allocated to, and whether the process runs inside",
+	"that worktree. Outside a repository, only the listeners.",
+	NULL,
+};
+
+int cmd_who(int argc, const char **argv, struct global_opts *g,
+	    struct error *err)
 {
 	struct session s = SESSION_INIT;
+	struct option options[] = {
+		OPT_BOOL('q', "quiet", &g->quiet,
+			 "print only the pids, one a line"),
+		OPT_END(),
+	};
 	struct who w;
 	size_t i;
 	int ret;
 
+	argc = cli_parse_options(argc, argv, who_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (!argc)
+		return cli_usage_error(who_usage, options,
+				       "'who' needs a <port>");
+	if (argc > 1)
+		return cli_usage_error(who_usage, options,
+				       "'who' takes one <port>, got '%s' too",
+				       argv[1]);
 	memset(&w, 0, sizeof(w));
-	ret = parse_port(&w.port, o->args[0], err);
+	ret = parse_port(&w.port, argv[0], err);
 	if (ret < 0)
 		return ret;
 	ret = probe_listeners(&w.ls, &w.nr_ls, w.port, err);
 	cmd_timing("probe");
 	if (ret < 0)
 		goto out;
-	read_registry(&s, o);
+	read_registry(&s, g);
 	find_owners(&w, &s);
 	peers_holder(&w.other, w.port, s.registry_path, NULL);
 	cmd_timing("registry");
-	if (o->json)
+	if (g->json)
 		print_json(&w);
-	else if (o->quiet)
+	else if (g->quiet)
 		print_pids(&w);
 	else
 		print_human(&w);
