@@ -13,7 +13,7 @@ struct error;
 /* Run one invocation; returns the process exit status. */
 int cli_main(int argc, char **argv);
 
-/* The exit status for an error code (0 for 0). */
+/* The exit status for an error code (0 for 0), 129 for a usage error. */
 int cli_exit_status(int code);
 
 #endif

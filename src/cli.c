@@ -47,11 +47,19 @@ static const struct command commands[] = {
 	  "report conflicts, with the command that fixes each" },
 	{ "repair", cmd_repair,
 	  "move the ports a worktree cannot keep, rewrite .env" },
+	{ "help", NULL, "this usage, or the usage of a command" },
 };
 
 static const char main_synopsis[] =
 	"git worktree-ports [-C <path>] [--registry <file>] [--json] [-q]\n"
 	"                   <command> [<options>]";
+
+static const char *const help_usage[] = {
+	"git worktree-ports help [<command>]",
+	"",
+	"Print the usage of git worktree-ports, or of <command>.",
+	NULL,
+};
 
 static int add_dir(const struct option *opt, const char *arg,
 		   struct error *err UNUSED)
@@ -78,10 +86,9 @@ int cli_exit_status(int code)
 	switch (code) {
 	case 0:
 		return 0;
-	case PARSE_OPT_HELP:
-		return 0;
 	case ERR_USAGE:
-		return 2;
+	case PARSE_OPT_HELP:
+		return 129;
 	case ERR_NOREPO:
 		return 3;
 	case ERR_CORRUPT:
@@ -133,11 +140,12 @@ static const struct command *find_command(const char *name)
  */
 static void main_usage(FILE *out, const struct option *options)
 {
-	const char *usage[ARRAY_SIZE(commands) + 3];
+	const char *usage[ARRAY_SIZE(commands) + 4];
 	struct sbuf lines[ARRAY_SIZE(commands)];
 	size_t i, n = 0;
 
 	usage[n++] = main_synopsis;
+	usage[n++] = help_usage[0];
 	usage[n++] = "";
 	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct command *c = &commands[i];
@@ -250,6 +258,48 @@ int cli_parse_timeout(const struct option *opt, const char *arg,
 	return 0;
 }
 
+/*
+ * 'help' prints the main usage, or a command's: the command asked for its
+ * usage with -h, before it does anything. Like 'git help', it succeeds.
+ */
+static int cmd_help(int argc, const char **argv, struct global_opts *g,
+		    struct error *err, const struct option *main_options)
+{
+	struct option options[] = { OPT_END() };
+	const struct command *c;
+	const char *args[3];
+	int ret;
+
+	argc = cli_parse_options(argc, argv, help_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc > 1)
+		return cli_usage_error(help_usage, options,
+				       "'help' takes one command, got '%s' too",
+				       argv[1]);
+	if (!argc) {
+		main_usage(stdout, main_options);
+		return 0;
+	}
+	c = find_command(argv[0]);
+	if (!c) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"'%s' is not a git worktree-ports command",
+				argv[0]);
+		error_hint(err, "see 'git worktree-ports help'");
+		return ret;
+	}
+	if (!c->fn) {
+		usage_with_options(stdout, help_usage, options);
+		return 0;
+	}
+	args[0] = c->name;
+	args[1] = "-h";
+	args[2] = NULL;
+	ret = c->fn(2, args, g, err);
+	return ret == PARSE_OPT_HELP ? 0 : ret;
+}
+
 int cli_main(int argc, char **argv)
 {
 	struct global_opts g = GLOBAL_OPTS_INIT;
@@ -296,6 +346,10 @@ int cli_main(int argc, char **argv)
 				"'%s' is not a git worktree-ports command",
 				args[0]);
 		error_hint(&err, "see 'git worktree-ports -h'");
+		goto out;
+	}
+	if (!cmd->fn) {
+		ret = cmd_help(argc, args, &g, &err, options);
 		goto out;
 	}
 	ret = cmd->fn(argc, args, &g, &err);
