@@ -1,11 +1,12 @@
 #include "common.h"
 #include "alloc.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "picker.h"
 #include "session.h"
 #include "actlog.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "peers.h"
 #include "probe.h"
 #include "registry.h"
@@ -16,10 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static void print_result(const struct cmd_opts *o, const struct allocation *a,
-			 const struct range *r, bool fresh)
+static void print_result(const struct global_opts *g,
+			 const struct allocation *a, const struct range *r,
+			 bool fresh)
 {
-	if (o->json) {
+	if (g->json) {
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
@@ -32,7 +34,7 @@ static void print_result(const struct cmd_opts *o, const struct allocation *a,
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
-	} else if (o->quiet) {
+	} else if (g->quiet) {
 		printf("%u\n", a->port);
 	} else if (fresh) {
 		printf("allocated port %u to '%s' in worktree '%s'\n", a->port,
@@ -44,35 +46,69 @@ static void print_result(const struct cmd_opts *o, const struct allocation *a,
 	}
 }
 
-int cmd_allocate(const struct cmd_opts *o, struct error *err)
+static const char *const allocate_usage[] = {
+	"git worktree-ports allocate <service> [<options>]",
+	"",
+	"Give this worktree (or <name>) a port for <service> and print it. The",
+	"same worktree and service always get their existing port back.",
+	NULL,
+};
+
+int cmd_allocate(int argc, const char **argv, struct global_opts *g,
+		 struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct picker pk = PICKER_INIT;
-	const char *service = o->args[0];
+	const char *service;
+	const char *worktree = NULL, *description = NULL;
+	uint16_t port = 0;
+	struct option options[] = {
+		OPT_PORT("port", &port,
+			 "ask for this port; refused if it is taken"),
+		OPT_STRING(
+			0, "worktree", &worktree, "name",
+			"allocate for another worktree\n('.main': the main one)"),
+		OPT_STRING(0, "description", &description, "text",
+			   "what the port is for"),
+		OPT_BOOL('q', "quiet", &g->quiet, "print only the port number"),
+		OPT_END(),
+	};
 	size_t i = 0;
 	bool fresh;
 	int ret;
 
+	argc = cli_parse_options(argc, argv, allocate_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (!argc)
+		return cli_usage_error(allocate_usage, options,
+				       "'allocate' needs a <service>");
+	if (argc > 1)
+		return cli_usage_error(
+			allocate_usage, options,
+			"'allocate' takes one <service>, got '%s' too",
+			argv[1]);
+	service = argv[0];
 	if (!alloc_valid_name(service)) {
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"invalid service name '%s'", service);
 		error_hint(err, "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 		return ret;
 	}
-	ret = session_open(&s, o->registry, 0, err);
+	ret = session_open(&s, g->registry, 0, err);
 	if (ret < 0)
 		goto out;
-	ret = session_target(&t, &s, o->worktree, err);
+	ret = session_target(&t, &s, worktree, err);
 	if (ret < 0)
 		goto out;
-	ret = picker_allocate(&s, &pk, &t, service, NULL, o->description,
-			       o->has_port ? &o->port : NULL, &i, &fresh, err);
+	ret = picker_allocate(&s, &pk, &t, service, NULL, description,
+			      port ? &port : NULL, &i, &fresh, err);
 	if (ret < 0)
 		goto out;
 	ret = session_finish(&s, err);
 	if (!ret)
-		print_result(o, &s.reg->allocs[i],
+		print_result(g, &s.reg->allocs[i],
 			     registry_range_for(s.reg, s.reg->allocs[i].service,
 						s.reg->allocs[i].range),
 			     fresh);

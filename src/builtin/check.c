@@ -1,10 +1,11 @@
 #include "common.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "text.h"
 #include "misfit.h"
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
 
@@ -252,16 +253,36 @@ static void print_human(const struct conflicts *l)
 	sbuf_release(&out);
 }
 
-int cmd_check(const struct cmd_opts *o, struct error *err)
+static const char *const check_usage[] = {
+	"git worktree-ports check",
+	"",
+	"Report every conflict, each with the command that fixes it: a port",
+	"allocated twice (here or in another registry on this host), outside its",
+	"range, reserved or refused by browsers, held by a process outside its",
+	"worktree, the ports of a removed worktree, ranges that overlap. Exit 9",
+	"when any is found. Changes nothing.",
+	NULL,
+};
+
+int cmd_check(int argc, const char **argv, struct global_opts *g,
+	      struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct released_list gone = RELEASED_LIST_INIT;
 	struct misfit_list mf = MISFIT_LIST_INIT;
 	struct conflicts l = { NULL, 0, 0 };
+	struct option options[] = { OPT_END() };
 	int ret;
 
+	argc = cli_parse_options(argc, argv, check_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(check_usage, options,
+				       "'check' takes no arguments, got '%s'",
+				       argv[0]);
 	/* check reports: it keeps what prune would drop, and writes nothing */
-	ret = session_open(&s, o->registry,
+	ret = session_open(&s, g->registry,
 			   SESSION_NO_AUTORELEASE | SESSION_ALLOW_DUPLICATES,
 			   err);
 	if (ret < 0)
@@ -277,9 +298,9 @@ int cmd_check(const struct cmd_opts *o, struct error *err)
 	misfits(&l, &s, &mf);
 	if (l.nr > 1)
 		qsort(l.items, l.nr, sizeof(*l.items), cmp_conflict);
-	if (o->json)
+	if (g->json)
 		print_json(&s, &l);
-	else if (!o->quiet)
+	else if (!g->quiet)
 		print_human(&l);
 	if (l.nr)
 		ret = ERR_CONFLICT; /* the list says it all: no message */

@@ -1,8 +1,9 @@
 #include "common.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "error.h"
 #include "hooks.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "sbuf.h"
 #include "wt.h"
 
@@ -44,34 +45,55 @@ static void print_json(const struct hooks_result *r, bool install)
 	jsonw_release(&w);
 }
 
-static void print_result(const struct hooks_result *r, const struct cmd_opts *o,
-			 bool install)
+static void print_result(const struct hooks_result *r,
+			 const struct global_opts *g, bool install)
 {
 	struct sbuf line = SBUF_INIT;
 
-	if (o->json) {
+	if (g->json) {
 		print_json(r, install);
-	} else if (!o->quiet) {
+	} else if (!g->quiet) {
 		hooks_describe(&line, r);
 		puts(line.buf);
 	}
 	sbuf_release(&line);
 }
 
-int cmd_install_hooks(const struct cmd_opts *o, struct error *err)
+static const char *const install_hooks_usage[] = {
+	"git worktree-ports install-hooks",
+	"",
+	"Install the post-checkout hook that runs 'sync' on branch checkouts and",
+	"'git worktree add', in the hooks directory (core.hooksPath, else the",
+	"repository's hooks/). A post-checkout hook already there keeps running",
+	"after it, kept as post-checkout.before-worktree-ports.",
+	NULL,
+};
+
+int cmd_install_hooks(int argc, const char **argv, struct global_opts *g,
+		      struct error *err)
 {
 	struct wt_repo *repo = NULL;
 	struct hooks_result r = HOOKS_RESULT_INIT;
 	char *dir = NULL;
+	struct option options[] = { OPT_END() };
 	int ret;
 
-	ret = open_dir(&repo, &dir, !o->quiet && !o->json, err);
+	argc = cli_parse_options(argc, argv, install_hooks_usage, options, g,
+				 err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(
+			install_hooks_usage, options,
+			"'install-hooks' takes no arguments, got '%s'",
+			argv[0]);
+	ret = open_dir(&repo, &dir, !g->quiet && !g->json, err);
 	if (ret < 0)
 		goto out;
 	ret = hooks_install(&r, dir, err);
 	if (ret < 0)
 		goto out;
-	print_result(&r, o, true);
+	print_result(&r, g, true);
 out:
 	hooks_result_release(&r);
 	free(dir);
@@ -79,13 +101,31 @@ out:
 	return ret;
 }
 
-int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err)
+static const char *const uninstall_hooks_usage[] = {
+	"git worktree-ports uninstall-hooks",
+	"",
+	"Remove the post-checkout hook and put back the hook it replaced.",
+	NULL,
+};
+
+int cmd_uninstall_hooks(int argc, const char **argv, struct global_opts *g,
+			struct error *err)
 {
 	struct wt_repo *repo = NULL;
 	struct hooks_result r = HOOKS_RESULT_INIT;
 	char *dir = NULL;
+	struct option options[] = { OPT_END() };
 	int ret;
 
+	argc = cli_parse_options(argc, argv, uninstall_hooks_usage, options, g,
+				 err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(
+			uninstall_hooks_usage, options,
+			"'uninstall-hooks' takes no arguments, got '%s'",
+			argv[0]);
 	ret = open_dir(&repo, &dir, false, err);
 	if (ret < 0)
 		goto out;
@@ -95,7 +135,7 @@ int cmd_uninstall_hooks(const struct cmd_opts *o, struct error *err)
 	if (r.action == HOOKS_NOT_OURS && r.chained)
 		note("'%s' is still there, from an earlier install",
 			 r.aside);
-	print_result(&r, o, false);
+	print_result(&r, g, false);
 out:
 	hooks_result_release(&r);
 	free(dir);

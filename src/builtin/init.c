@@ -1,5 +1,5 @@
 #include "common.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "path.h"
 #include "exclude.h"
 #include "session.h"
@@ -8,6 +8,7 @@
 #include "hooks.h"
 #include "jsonw.h"
 #include "lockfile.h"
+#include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "text.h"
@@ -106,16 +107,42 @@ static int install_hook(struct hooks_result *r, const struct session *s,
 	return ret;
 }
 
-int cmd_init(const struct cmd_opts *o, struct error *err)
+static const char *const init_usage[] = {
+	"git worktree-ports init [--force] [--no-hooks]",
+	"",
+	"Create the registry from the example ranges, keep it out of version",
+	"control (.git/info/exclude) and install the post-checkout hook (see",
+	"'git worktree-ports install-hooks -h').",
+	NULL,
+};
+
+int cmd_init(int argc, const char **argv, struct global_opts *g,
+	     struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct hooks_result hook = HOOKS_RESULT_INIT;
 	struct registry *reg = NULL;
 	struct stat st;
 	bool existed;
+	bool force = false, no_hooks = false;
+	struct option options[] = {
+		OPT_BOOL(
+			0, "force", &force,
+			"replace an existing registry\n(its allocations are lost)"),
+		OPT_BOOL(0, "no-hooks", &no_hooks,
+			 "do not install the post-checkout hook"),
+		OPT_END(),
+	};
 	int ret, excluded = 0;
 
-	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
+	argc = cli_parse_options(argc, argv, init_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(init_usage, options,
+				       "'init' takes no arguments, got '%s'",
+				       argv[0]);
+	ret = session_open(&s, g->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
 	ret = mkdir_parents(s.registry_path, err);
@@ -125,7 +152,7 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 	if (ret < 0)
 		goto out;
 	existed = !lstat(s.registry_path, &st);
-	if (existed && !o->force) {
+	if (existed && !force) {
 		ret = error_set(err, ERR_EXISTS, s.registry_path, 0, NULL,
 				"the registry exists already");
 		error_hint(err, "use 'git worktree-ports init --force' to replace it; its allocations are lost");
@@ -140,12 +167,12 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 		ret = excluded;
 		goto out;
 	}
-	if (!o->no_hooks) {
+	if (!no_hooks) {
 		ret = install_hook(&hook, &s, err);
 		if (ret < 0)
 			goto out;
 	}
-	if (o->json) {
+	if (g->json) {
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
@@ -153,15 +180,14 @@ int cmd_init(const struct cmd_opts *o, struct error *err)
 		jsonw_bool(&w, "replaced", existed);
 		jsonw_bool(&w, "excluded", excluded > 0);
 		jsonw_string(&w, "hook",
-			     o->no_hooks ? NULL
-					 : hooks_action_name(hook.action));
+			     no_hooks ? NULL : hooks_action_name(hook.action));
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
-	} else if (!o->quiet) {
+	} else if (!g->quiet) {
 		printf("%s %s\n", existed ? "replaced" : "created",
 		       text_printable(s.registry_path));
-		if (!o->no_hooks) {
+		if (!no_hooks) {
 			struct sbuf line = SBUF_INIT;
 
 			hooks_describe(&line, &hook);

@@ -1,9 +1,10 @@
 #include "common.h"
 #include "actlog.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "sbuf.h"
 
 #include <stdio.h>
@@ -76,39 +77,70 @@ static void print_table(const struct actlog_record *r, size_t nr)
 	sbuf_release(&out);
 }
 
-int cmd_log(const struct cmd_opts *o, struct error *err)
+static const char *const log_usage[] = {
+	"git worktree-ports log [--since <when>] [--worktree <name>]\n"
+	"                       [--service <name>] [--action <action>]",
+	"",
+	"Show the activity log, newest first: allocations, releases, prunes,",
+	"repairs and health changes.",
+	NULL,
+};
+
+int cmd_log(int argc, const char **argv, struct global_opts *g,
+	    struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct actlog_filter f = { 0 };
 	struct actlog_record *records = NULL;
+	const char *since = NULL, *worktree = NULL, *service = NULL;
+	const char *action = NULL;
+	struct option options[] = {
+		OPT_STRING(
+			0, "since", &since, "when",
+			"only what happened since:\n30m, 2h, 3d, 1w, or a UTC time"),
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "only this worktree"),
+		OPT_STRING(0, "service", &service, "name", "only this service"),
+		OPT_STRING(
+			0, "action", &action, "action",
+			"only this action: allocate, release,\nauto-release, prune, repair or health"),
+		OPT_END(),
+	};
 	size_t nr = 0;
 	int ret;
 
-	if (o->since) {
-		ret = actlog_parse_since(&f.since, o->since, time(NULL), err);
+	argc = cli_parse_options(argc, argv, log_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(log_usage, options,
+				       "'log' takes no arguments, got '%s'",
+				       argv[0]);
+	if (since) {
+		ret = actlog_parse_since(&f.since, since, time(NULL), err);
 		if (ret < 0)
 			return ret;
 	}
-	if (o->action && !actlog_is_action(o->action)) {
+	if (action && !actlog_is_action(action)) {
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
-				"unknown action '%s'", o->action);
+				"unknown action '%s'", action);
 		error_hint(err, "use one of %s", ACTLOG_ACTIONS);
 		return ret;
 	}
-	f.worktree = o->worktree;
-	f.service = o->service;
-	f.action = o->action;
+	f.worktree = worktree;
+	f.service = service;
+	f.action = action;
 	/* the log is append-only and read whole: no lock, no registry */
-	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
+	ret = session_open(&s, g->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
 	ret = actlog_read(&records, &nr, s.registry_path, &f, warn_line, NULL,
 			  err);
 	if (ret < 0)
 		goto out;
-	if (o->json)
+	if (g->json)
 		print_json(records, nr);
-	else if (!nr && !o->quiet)
+	else if (!nr && !g->quiet)
 		printf("no activity%s\n",
 		       f.since || f.worktree || f.service || f.action ?
 			       " matches" :

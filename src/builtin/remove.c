@@ -1,9 +1,10 @@
 #include "common.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "session.h"
 #include "actlog.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "text.h"
@@ -84,19 +85,44 @@ static int git_worktree_remove(const char *path, bool force, struct error *err)
 	return ERR_FAIL;
 }
 
-int cmd_remove(const struct cmd_opts *o, struct error *err)
+static const char *const remove_usage[] = {
+	"git worktree-ports remove [--force] <worktree>",
+	"",
+	"Remove a worktree through 'git worktree remove' (git's own checks apply)",
+	"and release its ports. <worktree> is its git name or its folder.",
+	NULL,
+};
+
+int cmd_remove(int argc, const char **argv, struct global_opts *g,
+	       struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct wt_info wt = { 0 };
 	struct released_list done = RELEASED_LIST_INIT;
 	struct jsonw w = JSONW_INIT;
+	bool force = false;
+	struct option options[] = {
+		OPT_BOOL(0, "force", &force,
+			 "passed to git: remove it even with changes"),
+		OPT_END(),
+	};
 	size_t i;
 	int ret;
 
-	ret = session_open(&s, o->registry, 0, err);
+	argc = cli_parse_options(argc, argv, remove_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (!argc)
+		return cli_usage_error(remove_usage, options,
+				       "'remove' needs a <worktree>");
+	if (argc > 1)
+		return cli_usage_error(
+			remove_usage, options,
+			"'remove' takes one <worktree>, got '%s' too", argv[1]);
+	ret = session_open(&s, g->registry, 0, err);
 	if (ret < 0)
 		goto out;
-	ret = resolve(&wt, s.repo, o->args[0], err);
+	ret = resolve(&wt, s.repo, argv[0], err);
 	if (ret < 0)
 		goto out;
 	if (wt.is_main) {
@@ -111,7 +137,7 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 		error_hint(err, "'git worktree prune' drops it; its ports go with it");
 		goto out;
 	}
-	ret = git_worktree_remove(wt.path, o->force, err);
+	ret = git_worktree_remove(wt.path, force, err);
 	if (ret < 0)
 		goto out;
 	for (i = s.reg->nr_allocs; i-- > 0;) {
@@ -127,7 +153,7 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 	ret = session_finish(&s, err);
 	if (ret < 0)
 		goto out;
-	if (o->json) {
+	if (g->json) {
 		jsonw_object_begin(&w, NULL);
 		jsonw_string(&w, "worktree", wt.name);
 		jsonw_string(&w, "path", wt.path);
@@ -141,7 +167,7 @@ int cmd_remove(const struct cmd_opts *o, struct error *err)
 		jsonw_array_end(&w);
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
-	} else if (!o->quiet) {
+	} else if (!g->quiet) {
 		for (i = 0; i < done.nr; i++)
 			printf("released port %u ('%s')\n", done.items[i].port,
 			       text_printable(done.items[i].service));

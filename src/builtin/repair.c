@@ -1,6 +1,6 @@
 #include "common.h"
 #include "alloc.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "text.h"
 #include "misfit.h"
 #include "wtenv.h"
@@ -11,6 +11,7 @@
 #include "envfile.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "peers.h"
 #include "probe.h"
 #include "registry.h"
@@ -393,7 +394,18 @@ static void print_human(bool dry_run, const struct move *moves, size_t nr,
 	sbuf_release(&out);
 }
 
-int cmd_repair(const struct cmd_opts *o, struct error *err)
+static const char *const repair_usage[] = {
+	"git worktree-ports repair [--dry-run] [--all | --worktree <name>]",
+	"",
+	"Move every port of this worktree that it cannot keep (held by a process",
+	"outside the worktree, allocated twice, outside its range, reserved or",
+	"refused by browsers) to a new port of its range, say why, and rewrite the",
+	"worktree's .env files as sync does.",
+	NULL,
+};
+
+int cmd_repair(int argc, const char **argv, struct global_opts *g,
+	       struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
@@ -402,44 +414,61 @@ int cmd_repair(const struct cmd_opts *o, struct error *err)
 	struct env_files files = { NULL, 0, 0 };
 	struct move *moves = NULL;
 	unsigned flags = SESSION_ALLOW_DUPLICATES;
+	bool dry_run = false, all = false;
+	const char *worktree = NULL;
+	struct option options[] = {
+		OPT_BOOL('n', "dry-run", &dry_run,
+			 "only say what would be moved"),
+		OPT_BOOL(0, "all", &all, "every worktree"),
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "another worktree"),
+		OPT_END(),
+	};
 	size_t nr = 0;
 	int ret;
 
-	if (o->all && o->worktree)
+	argc = cli_parse_options(argc, argv, repair_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(repair_usage, options,
+				       "'repair' takes no arguments, got '%s'",
+				       argv[0]);
+	if (all && worktree)
 		return error_set(
 			err, ERR_USAGE, NULL, 0, NULL,
 			"--all and --worktree cannot be used together");
 	/* a dry run changes no byte: removed worktrees keep their ports */
-	if (o->dry_run)
+	if (dry_run)
 		flags |= SESSION_NO_AUTORELEASE;
-	ret = session_open(&s, o->registry, flags, err);
+	ret = session_open(&s, g->registry, flags, err);
 	if (ret < 0)
 		goto out;
-	if (o->dry_run) {
+	if (dry_run) {
 		ret = session_autorelease(&s, true, &gone, err);
 		if (ret < 0)
 			goto out;
 	}
-	if (!o->all) {
-		ret = session_target(&t, &s, o->worktree, err);
+	if (!all) {
+		ret = session_target(&t, &s, worktree, err);
 		if (ret < 0)
 			goto out;
 	}
-	ret = misfit_survey(&mf, &s, o->all ? NULL : t.name, &gone, err);
+	ret = misfit_survey(&mf, &s, all ? NULL : t.name, &gone, err);
 	if (ret < 0)
 		goto out;
 	nr = plan(&moves, &s, &mf);
-	if (o->dry_run)
+	if (dry_run)
 		ret = predict(&s, moves, nr, err);
 	else
 		ret = move_all(&s, moves, nr, err);
 	if (ret < 0)
 		goto out;
-	ret = rewrite_env(&s, moves, nr, o->dry_run, &files, err);
-	if (o->json)
-		print_json(o->dry_run, moves, nr, &files);
-	else if (!o->quiet)
-		print_human(o->dry_run, moves, nr, &files);
+	ret = rewrite_env(&s, moves, nr, dry_run, &files, err);
+	if (g->json)
+		print_json(dry_run, moves, nr, &files);
+	else if (!g->quiet)
+		print_human(dry_run, moves, nr, &files);
 out:
 	env_files_release(&files);
 	moves_release(moves, nr);

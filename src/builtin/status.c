@@ -1,6 +1,6 @@
 #include "common.h"
 #include "alloc.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "checked.h"
 #include "probe.h"
 #include "health.h"
@@ -10,6 +10,7 @@
 #include "envfile.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "text.h"
@@ -285,14 +286,14 @@ static double ms(long us)
 	return us < 0 ? -1 : us / 1000.0;
 }
 
-static void print_checked(const struct cmd_opts *o, const struct session *s,
-			  const struct checked_list *l, long elapsed_us,
-			  int timeout_ms, size_t healthy)
+static void print_checked(const struct global_opts *g, bool verbose,
+			  const struct session *s, const struct checked_list *l,
+			  long elapsed_us, int timeout_ms, size_t healthy)
 {
 	int wt_width = 8, svc_width = 7;
 	size_t i;
 
-	if (o->json) {
+	if (g->json) {
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
@@ -310,7 +311,7 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 		jsonw_release(&w);
 		return;
 	}
-	if (o->quiet)
+	if (g->quiet)
 		return;
 	for (i = 0; i < l->nr; i++) {
 		int a = (int)strlen(l->items[i].worktree);
@@ -332,7 +333,7 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 		       wt_width, or_dash(ck->worktree), svc_width,
 		       or_dash(ck->service), health_status_name(r->status), pid,
 		       or_dash(ck->command));
-		if (!o->verbose)
+		if (!verbose)
 			continue;
 		printf("       check %s: %s", or_dash(ck->health_path),
 		       or_dash(r->detail));
@@ -346,28 +347,30 @@ static void print_checked(const struct cmd_opts *o, const struct session *s,
 	       ms(elapsed_us));
 }
 
-/* status --health-check */
-static int status_health(const struct cmd_opts *o, struct error *err)
+/* status --health-check; 'timeout_ms' -1 for the default */
+static int status_health(const struct global_opts *g, const char *worktree,
+			 bool all, int timeout_ms, bool verbose,
+			 struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct checked_list l = CHECKED_LIST_INIT;
 	struct config_cache cc = CONFIG_CACHE_INIT;
-	int timeout_ms = o->has_timeout ? o->timeout_ms : DEFAULT_CHECK_MS;
 	size_t i, healthy = 0;
 	long start;
 	int ret;
 
-	ret = session_start(&s, o->all ? NULL : &t, o->registry,
-			    o->worktree, 0, err);
+	if (timeout_ms < 0)
+		timeout_ms = DEFAULT_CHECK_MS;
+	ret = session_start(&s, all ? NULL : &t, g->registry, worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < s.reg->nr_allocs; i++) {
 		const struct allocation *a = &s.reg->allocs[i];
 
-		if (!o->all && strcmp(a->worktree, t.name))
+		if (!all && strcmp(a->worktree, t.name))
 			continue;
-		checked_list_add(&l, a, o->all ? a->path : t.path, &cc);
+		checked_list_add(&l, a, all ? a->path : t.path, &cc);
 	}
 	checked_list_sort(&l);
 	/* nobody waits on the lock while the network is asked */
@@ -382,7 +385,8 @@ static int status_health(const struct cmd_opts *o, struct error *err)
 		goto out;
 	for (i = 0; i < l.nr; i++)
 		healthy += l.items[i].result.status == HEALTH_HEALTHY;
-	print_checked(o, &s, &l, (long)monotonic_us() - start, timeout_ms, healthy);
+	print_checked(g, verbose, &s, &l, (long)monotonic_us() - start,
+		      timeout_ms, healthy);
 	if (healthy < l.nr)
 		ret = error_set(err, ERR_UNHEALTHY, NULL, 0, NULL,
 				"%zu of %zu checked services are not healthy",
@@ -395,35 +399,68 @@ out:
 	return ret;
 }
 
-int cmd_status(const struct cmd_opts *o, struct error *err)
+static const char *const status_usage[] = {
+	"git worktree-ports status [--all | --worktree <name>]\n"
+	"                          [--health-check [--timeout <seconds>] [-v]]",
+	"",
+	"Show this worktree's ports, or all of them grouped by range with the",
+	"free ports of each range.",
+	NULL,
+};
+
+int cmd_status(int argc, const char **argv, struct global_opts *g,
+	       struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct row *rows = NULL;
+	bool all = false, health_check = false, verbose = false;
+	const char *worktree = NULL;
+	int timeout_ms = -1;
+	struct option options[] = {
+		OPT_BOOL(0, "all", &all, "every worktree"),
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "another worktree"),
+		OPT_BOOL(0, "health-check", &health_check,
+			 "check every port at once: listening, the process\n"
+			 "holding it, the answer to its health path; exit 9\n"
+			 "unless all are healthy"),
+		OPT_TIMEOUT("timeout", &timeout_ms,
+			    "for the whole check (default 2)"),
+		OPT_BOOL('v', "verbose", &verbose,
+			 "with the check: why, and how long each took"),
+		OPT_END(),
+	};
 	size_t nr;
 	int ret;
 
-	if (o->all && o->worktree) {
+	argc = cli_parse_options(argc, argv, status_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(status_usage, options,
+				       "'status' takes no arguments, got '%s'",
+				       argv[0]);
+	if (all && worktree) {
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"--all and --worktree cannot be used together");
 		return ret;
 	}
-	if (o->health_check)
-		return status_health(o, err);
-	if (o->has_timeout || o->verbose) {
+	if (health_check)
+		return status_health(g, worktree, all, timeout_ms, verbose,
+				     err);
+	if (timeout_ms >= 0 || verbose) {
 		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
 				"--timeout and --verbose go with --health-check");
 		return ret;
 	}
-	ret = session_start(&s, o->all ? NULL : &t, o->registry,
-			    o->worktree, 0, err);
+	ret = session_start(&s, all ? NULL : &t, g->registry, worktree, 0, err);
 	if (ret < 0)
 		goto out;
-	nr = collect_rows(&rows, s.reg, o->all ? NULL : t.name);
-	if (o->json)
-		print_json(&s, rows, nr, o->all,
-			   o->all ? s.repo->name : t.name);
-	else if (o->all)
+	nr = collect_rows(&rows, s.reg, all ? NULL : t.name);
+	if (g->json)
+		print_json(&s, rows, nr, all, all ? s.repo->name : t.name);
+	else if (all)
 		print_all(&s, rows, nr);
 	else
 		print_one(&t, rows, nr);
@@ -435,19 +472,43 @@ out:
 	return ret;
 }
 
-int cmd_env(const struct cmd_opts *o, struct error *err)
+static const char *const env_usage[] = {
+	"git worktree-ports env [--format <format>] [--worktree <name>]",
+	"",
+	"Print this worktree's variables, e.g. for",
+	"    eval \"$(git worktree-ports env --format sh)\"",
+	NULL,
+};
+
+int cmd_env(int argc, const char **argv, struct global_opts *g,
+	    struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct env_list vars = ENV_LIST_INIT;
 	struct sbuf value = SBUF_INIT;
 	struct jsonw w = JSONW_INIT;
-	const char *format = o->format ? o->format : "dotenv";
+	const char *format = "dotenv";
+	const char *worktree = NULL;
+	struct option options[] = {
+		OPT_STRING(0, "format", &format, "format",
+			   "dotenv (the default), sh or json"),
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "the variables of another worktree"),
+		OPT_END(),
+	};
 	struct config *c = NULL;
 	size_t i;
 	int ret;
 
-	if (o->json)
+	argc = cli_parse_options(argc, argv, env_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(env_usage, options,
+				       "'env' takes no arguments, got '%s'",
+				       argv[0]);
+	if (g->json)
 		format = "json";
 	if (strcmp(format, "dotenv") && strcmp(format, "sh") &&
 	    strcmp(format, "json")) {
@@ -456,7 +517,7 @@ int cmd_env(const struct cmd_opts *o, struct error *err)
 		error_hint(err, "use --format dotenv, sh or json");
 		return ret;
 	}
-	ret = session_start(&s, &t, o->registry, o->worktree, 0, err);
+	ret = session_start(&s, &t, g->registry, worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	if (t.path) {

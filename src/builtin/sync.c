@@ -1,6 +1,6 @@
 #include "common.h"
 #include "alloc.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "hooks.h"
 #include "wtenv.h"
 #include "picker.h"
@@ -10,6 +10,7 @@
 #include "envfile.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "wt.h"
@@ -43,7 +44,7 @@ static void release_undeclared(struct session *s, const struct target *t,
 	}
 }
 
-static void print_sync(const struct cmd_opts *o, const struct session *s,
+static void print_sync(const struct global_opts *g, const struct session *s,
 		       const struct target *t, const struct env_list *vars,
 		       const struct env_written *files, size_t nr_files,
 		       const bool *fresh, const struct config *c)
@@ -52,7 +53,7 @@ static void print_sync(const struct cmd_opts *o, const struct session *s,
 	size_t i;
 	long k;
 
-	if (o->json) {
+	if (g->json) {
 		jsonw_object_begin(&w, NULL);
 		jsonw_string(&w, "worktree", t->name);
 		jsonw_array_begin(&w, "services");
@@ -84,7 +85,7 @@ static void print_sync(const struct cmd_opts *o, const struct session *s,
 		jsonw_release(&w);
 		return;
 	}
-	if (o->quiet)
+	if (g->quiet)
 		return;
 	if (hooks_in_hook()) {
 		struct sbuf line = SBUF_INIT;
@@ -115,7 +116,17 @@ static void print_sync(const struct cmd_opts *o, const struct session *s,
 		       files[i].file);
 }
 
-int cmd_sync(const struct cmd_opts *o, struct error *err)
+static const char *const sync_usage[] = {
+	"git worktree-ports sync [--worktree <name>]",
+	"",
+	"Allocate every service .worktree-ports.ini declares for this worktree,",
+	"release the ports of services it no longer declares, and write the",
+	"variables into the worktree's .env files. The post-checkout hook runs it.",
+	NULL,
+};
+
+int cmd_sync(int argc, const char **argv, struct global_opts *g,
+	     struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
@@ -124,14 +135,27 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	struct config *c = NULL;
 	struct env_written *files = NULL;
 	bool *fresh = NULL;
+	const char *worktree = NULL;
+	struct option options[] = {
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "set up another worktree"),
+		OPT_END(),
+	};
 	struct stat st;
 	size_t i, idx;
 	int ret;
 
-	ret = session_open(&s, o->registry, SESSION_NO_LOAD, err);
+	argc = cli_parse_options(argc, argv, sync_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (argc)
+		return cli_usage_error(sync_usage, options,
+				       "'sync' takes no arguments, got '%s'",
+				       argv[0]);
+	ret = session_open(&s, g->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
-	ret = session_target(&t, &s, o->worktree, err);
+	ret = session_target(&t, &s, worktree, err);
 	if (ret < 0)
 		goto out;
 	if (!t.path) {
@@ -183,7 +207,7 @@ int cmd_sync(const struct cmd_opts *o, struct error *err)
 	ret = wtenv_write(&s, &t, c, &vars, &files, err);
 	if (ret < 0)
 		goto out;
-	print_sync(o, &s, &t, &vars, files, c->nr_env_files, fresh, c);
+	print_sync(g, &s, &t, &vars, files, c->nr_env_files, fresh, c);
 out:
 	free(files);
 	free(fresh);

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "actlog.h"
-#include "cmd.h"
+#include "builtin.h"
+#include "parse-options.h"
 #include "session.h"
 #include "config.h"
 #include "error.h"
@@ -22,19 +23,48 @@
 #define DEFAULT_WAIT_MS 60000
 #define MIN_ATTEMPT_MS 50
 
-int cmd_wait(const struct cmd_opts *o, struct error *err)
+static const char *const wait_usage[] = {
+	"git worktree-ports wait <service> [--timeout <seconds>]\n"
+	"                        [--worktree <name>]",
+	"",
+	"Wait until this worktree's <service> is healthy, checking again with a",
+	"growing pause; exit 9 with the last status seen at the timeout.",
+	NULL,
+};
+
+int cmd_wait(int argc, const char **argv, struct global_opts *g,
+	     struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct target t = TARGET_INIT;
 	struct checked_list l = CHECKED_LIST_INIT;
 	struct config_cache cc = CONFIG_CACHE_INIT;
-	long total_ms = o->has_timeout ? o->timeout_ms : DEFAULT_WAIT_MS;
+	int total_ms = DEFAULT_WAIT_MS;
+	const char *worktree = NULL;
+	struct option options[] = {
+		OPT_TIMEOUT("timeout", &total_ms,
+			    "give up after this long (default 60)"),
+		OPT_STRING(0, "worktree", &worktree, "name",
+			   "wait for a service of another worktree"),
+		OPT_END(),
+	};
 	long deadline, pause = 50, left;
-	const char *service = o->args[0];
+	const char *service;
 	long k;
 	int ret;
 
-	ret = session_start(&s, &t, o->registry, o->worktree, 0, err);
+	argc = cli_parse_options(argc, argv, wait_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (!argc)
+		return cli_usage_error(wait_usage, options,
+				       "'wait' needs a <service>");
+	if (argc > 1)
+		return cli_usage_error(
+			wait_usage, options,
+			"'wait' takes one <service>, got '%s' too", argv[1]);
+	service = argv[0];
+	ret = session_start(&s, &t, g->registry, worktree, 0, err);
 	if (ret < 0)
 		goto out;
 	k = registry_find(s.reg, t.name, service);
@@ -53,9 +83,10 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 	for (;;) {
 		left = deadline - (long)monotonic_us() / 1000;
 		/* one attempt may take up to a second of what is left */
-		ret = checked_list_run(&l, (int)(left < 1000 ? (left > 0 ? left : 0) :
-							 1000),
-				 err);
+		ret = checked_list_run(&l,
+				       (int)(left < 1000 ? (left > 0 ? left : 0) :
+							   1000),
+				       err);
 		if (ret < 0)
 			goto out;
 		if (l.items[0].result.status == HEALTH_HEALTHY)
@@ -86,7 +117,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 				l.items[0].result.detail);
 		goto out;
 	}
-	if (o->json) {
+	if (g->json) {
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
@@ -96,7 +127,7 @@ int cmd_wait(const struct cmd_opts *o, struct error *err)
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
-	} else if (!o->quiet) {
+	} else if (!g->quiet) {
 		printf("'%s' is healthy on port %u\n", text_printable(service),
 		       l.items[0].port);
 	}

@@ -1,9 +1,10 @@
 #include "common.h"
-#include "cmd.h"
+#include "builtin.h"
 #include "holders.h"
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
+#include "parse-options.h"
 #include "peers.h"
 #include "probe.h"
 #include "registry.h"
@@ -250,21 +251,47 @@ static void print_pids(const struct holders *w)
 				printf("%ld\n", w->ls[i].procs[k].pid);
 }
 
-int cmd_who(const struct cmd_opts *o, struct error *err)
+static const char *const who_usage[] = {
+	"git worktree-ports who [-q] <port>",
+	"",
+	"Say what listens on <port>: each socket, and each process holding it",
+	"(pid, user, command line, directory, start time); which worktree and",
+	"service the port is allocated to, and whether the process runs inside",
+	"that worktree. Outside a repository, only the listeners.",
+	NULL,
+};
+
+int cmd_who(int argc, const char **argv, struct global_opts *g,
+	    struct error *err)
 {
 	struct holders w = HOLDERS_INIT;
+	struct option options[] = {
+		OPT_BOOL('q', "quiet", &g->quiet,
+			 "print only the pids, one a line"),
+		OPT_END(),
+	};
 	uint16_t port = 0;
 	int ret;
 
-	ret = parse_port(&port, o->args[0], err);
+	argc = cli_parse_options(argc, argv, who_usage, options, g, err);
+	if (argc < 0)
+		return argc;
+	if (!argc)
+		return cli_usage_error(who_usage, options,
+				       "'who' needs a <port>");
+	if (argc > 1)
+		return cli_usage_error(who_usage, options,
+				       "'who' takes one <port>, got '%s' too",
+				       argv[1]);
+	ret = parse_port(&port, argv[0], err);
 	if (ret < 0)
 		return ret;
-	ret = holders_find(&w, port, o->registry, err);
+	ret = holders_find(&w, port, g->registry, err);
 	if (ret < 0)
 		goto out;
-	if (o->json)
+	if (g->json)
 		print_json(&w);
-	else if (o->quiet)
+	else if (g->quiet)
 		print_pids(&w);
 	else
 		print_human(&w);

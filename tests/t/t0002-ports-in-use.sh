@@ -92,20 +92,20 @@ test_expect_success '--port of a port held by a listener exits 6' '
 	test_cmp expect r8/$R
 '
 
-test_expect_success '--port outside 1024..65535 or not a number exits 2' '
+test_expect_success '--port outside 1024..65535 or not a number exits 129' '
 	new_repo r9 &&
 	set_ranges r9 "web:11340-11349" &&
 	cp r9/$R expect &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port 80 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port 1023 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port 0 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port 65536 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port 99999999999 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port -11341 &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port abc &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port 41341x &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port "" &&
-	test_expect_code 2 git -C r9 worktree-ports allocate web --port &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port 80 &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port 1023 &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port 0 &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port 65536 &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port 99999999999 &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port -11341 &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port abc &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port 41341x &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port "" &&
+	test_expect_code 129 git -C r9 worktree-ports allocate web --port &&
 	test_cmp expect r9/$R
 '
 

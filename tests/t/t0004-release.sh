@@ -45,12 +45,12 @@ test_expect_success 'release frees the port of a service' '
 	grep -w 11710 status
 '
 
-test_expect_success 'release with nothing to release named exits 2' '
+test_expect_success 'release with nothing to release named exits 129' '
 	new_repo r2 &&
 	set_ranges r2 "web:11720-11729" &&
 	git -C r2 worktree-ports allocate web -q &&
 	cp r2/$R expect &&
-	test_expect_code 2 git -C r2 worktree-ports release 2>err &&
+	test_expect_code 129 git -C r2 worktree-ports release 2>err &&
 	grep -i "usage\|error" err &&
 	test_cmp expect r2/$R
 '

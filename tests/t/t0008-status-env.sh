@@ -25,10 +25,10 @@ env_repo() {
 	git -C "$1" worktree-ports allocate my-db -q
 }
 
-# help_ok COMMAND: 'git worktree-ports COMMAND -h' exits 0 and prints a
+# help_ok COMMAND: 'git worktree-ports COMMAND -h' exits 129 and prints a
 # usage that names the command on stdout.
 help_ok() {
-	git worktree-ports "$1" -h >"help-$1" &&
+	test_expect_code 129 git worktree-ports "$1" -h >"help-$1" &&
 	grep -i "^usage:.*worktree-ports $1" "help-$1"
 }
 
@@ -198,13 +198,13 @@ test_expect_success 'env --format json maps names to strings' '
 	test_cmp expect actual
 '
 
-test_expect_success 'env with an unknown format exits 2' '
+test_expect_success 'env with an unknown format exits 129' '
 	env_repo r9 12520 &&
-	test_expect_code 2 git -C r9 worktree-ports env --format yaml 2>err &&
+	test_expect_code 129 git -C r9 worktree-ports env --format yaml 2>err &&
 	grep yaml err
 '
 
-test_expect_success '-h on every command exits 0 and prints its usage' '
+test_expect_success '-h on every command exits 129 and prints its usage' '
 	help_ok init &&
 	help_ok allocate &&
 	help_ok release &&
@@ -214,24 +214,24 @@ test_expect_success '-h on every command exits 0 and prints its usage' '
 '
 
 test_expect_success '-h and --help alone print the usage' '
-	git worktree-ports -h >out &&
+	test_expect_code 129 git worktree-ports -h >out &&
 	grep -i "^usage: .*worktree-ports" out &&
-	git-worktree-ports --help >out &&
+	test_expect_code 129 git-worktree-ports --help >out &&
 	grep -i "^usage: .*worktree-ports" out
 '
 
-test_expect_success 'an unknown command exits 2' '
+test_expect_success 'an unknown command exits 129' '
 	new_repo r10 &&
-	test_expect_code 2 git -C r10 worktree-ports frobnicate 2>err &&
+	test_expect_code 129 git -C r10 worktree-ports frobnicate 2>err &&
 	grep frobnicate err
 '
 
-test_expect_success 'an unknown option exits 2' '
+test_expect_success 'an unknown option exits 129' '
 	new_repo r11 &&
-	test_expect_code 2 git -C r11 worktree-ports allocate web --frobnicate 2>err &&
+	test_expect_code 129 git -C r11 worktree-ports allocate web --frobnicate 2>err &&
 	grep frobnicate err &&
-	test_expect_code 2 git -C r11 worktree-ports status --frobnicate &&
-	test_expect_code 2 git -C r11 worktree-ports --frobnicate status
+	test_expect_code 129 git -C r11 worktree-ports status --frobnicate &&
+	test_expect_code 129 git -C r11 worktree-ports --frobnicate status
 '
 
 test_expect_success '--version exits 0 and prints the version' '

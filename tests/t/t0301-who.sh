@@ -194,16 +194,16 @@ test_expect_success 'an allocation without a path finds its worktree through git
 	grep "runs inside worktree ${SQ}r11-wt${SQ}" out
 '
 
-test_expect_success 'who refuses a port that is not one (exit 2)' '
+test_expect_success 'who refuses a port that is not one (exit 129)' '
 	new_repo r12 &&
-	test_expect_code 2 git -C r12 worktree-ports who 0 &&
-	test_expect_code 2 git -C r12 worktree-ports who 65536 &&
-	test_expect_code 2 git -C r12 worktree-ports who abc 2>err &&
+	test_expect_code 129 git -C r12 worktree-ports who 0 &&
+	test_expect_code 129 git -C r12 worktree-ports who 65536 &&
+	test_expect_code 129 git -C r12 worktree-ports who abc 2>err &&
 	grep "invalid port ${SQ}abc${SQ}" err &&
-	test_expect_code 2 git -C r12 worktree-ports who -- -1 &&
-	test_expect_code 2 git -C r12 worktree-ports who "" &&
-	test_expect_code 2 git -C r12 worktree-ports who &&
-	test_expect_code 2 git -C r12 worktree-ports who 80 81
+	test_expect_code 129 git -C r12 worktree-ports who -- -1 &&
+	test_expect_code 129 git -C r12 worktree-ports who "" &&
+	test_expect_code 129 git -C r12 worktree-ports who &&
+	test_expect_code 129 git -C r12 worktree-ports who 80 81
 '
 
 test_expect_success 'who answers about a port below 1024 too' '

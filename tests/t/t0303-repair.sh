@@ -244,7 +244,7 @@ test_expect_success 'a worktree without .worktree-ports.ini gets no .env' '
 
 test_expect_success 'repair --all with --worktree is a usage error' '
 	new_repo r12 &&
-	test_expect_code 2 git -C r12 worktree-ports repair --all --worktree x
+	test_expect_code 129 git -C r12 worktree-ports repair --all --worktree x
 '
 
 test_done

@@ -95,8 +95,8 @@ test_expect_success 'wait on a service without a port exits 7' '
 
 test_expect_success 'wait without a service is a usage error' '
 	wait_repo w6 25200 &&
-	test_expect_code 2 git -C w6 worktree-ports wait 2>err &&
-	test_expect_code 2 git -C w6 worktree-ports wait web --timeout soon 2>err
+	test_expect_code 129 git -C w6 worktree-ports wait 2>err &&
+	test_expect_code 129 git -C w6 worktree-ports wait web --timeout soon 2>err
 '
 
 # ago SECONDS: the UTC time that long ago, as the log writes it.
@@ -184,7 +184,7 @@ test_expect_success 'log --since a UTC time includes a record at that time' '
 
 test_expect_success 'log --since refuses what it cannot read' '
 	for when in yesterday 30 5x -1h ""; do
-		test_expect_code 2 git -C l1 worktree-ports log --since "$when" \
+		test_expect_code 129 git -C l1 worktree-ports log --since "$when" \
 			>out 2>err &&
 		test_must_be_empty out &&
 		grep "invalid time" err || exit 1
@@ -204,7 +204,7 @@ test_expect_success 'log --worktree, --service and --action filter' '
 '
 
 test_expect_success 'log with an unknown action is a usage error' '
-	test_expect_code 2 git -C l1 worktree-ports log --action frobnicate 2>err &&
+	test_expect_code 129 git -C l1 worktree-ports log --action frobnicate 2>err &&
 	grep frobnicate err
 '
 
