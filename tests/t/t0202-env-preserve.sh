@@ -1,6 +1,7 @@
 #!/bin/bash
 test_description='sync keeps every byte of .env outside its block'
 . "$(dirname "$0")/../lib.sh"
+. "$SRC_DIR/tests/lib-crash.sh"
 
 BEGIN='# >>> git-worktree-ports >>> (generated; edit .worktree-ports.ini instead)'
 END='# <<< git-worktree-ports <<<'
@@ -235,12 +236,12 @@ test_expect_success 'a symlinked .env inside the worktree is written through' '
 	python3 check-env.py s3-wt/conf/dev.env inside.outside 9 lf $vars
 '
 
-# A sync killed at a random moment, many times, going back and forth
-# between two registries that give the worktree different ports: after
-# each kill the file is the one before the sync or the one after it, and
-# keeps its mode. The delay is drawn from 0 to 1.5 times the length of a
-# whole sync, so that both outcomes must turn up.
-KILLS=${KILLS:-50}
+# A sync killed at each of its crash points (tests/lib-crash.sh: every
+# write, fsync and rename, found with strace), going from the .env one
+# registry gives the worktree to the one another gives: the file is the
+# old one, byte for byte, when killed before the rename of .env.new over
+# it, and the new one after, and keeps its mode; the next sync ends at
+# the new one.
 test_expect_success 'SIGKILL during sync leaves the old or the new .env' '
 	env_repo k1 18600 &&
 	REG=k1/design/worktrees/ports.json &&
@@ -253,38 +254,18 @@ test_expect_success 'SIGKILL during sync leaves the old or the new .env' '
 	git-worktree-ports -C k1-wt sync >/dev/null &&
 	cp k1-wt/.env env.B &&
 	cp reg.A $REG &&
-	start=$(date +%s%N) &&
 	git-worktree-ports -C k1-wt sync >/dev/null &&
-	span=$((($(date +%s%N) - start) / 1000)) &&
-	cp k1-wt/.env env.A &&
-	! cmp -s env.A env.B &&
-	python3 "$HELPERS/env-block.py" vars env.A >/dev/null &&
-	python3 "$HELPERS/env-block.py" vars env.B >/dev/null &&
-	prev=A old=0 new=0 i=0 &&
-	while test $i -lt $KILLS; do
-		if test $prev = A; then next=B; else next=A; fi &&
-		cp reg.$next $REG &&
-		delay=$((RANDOM * 32768 + RANDOM)) &&
-		delay=$((delay % (span * 3 / 2 + 1))) &&
-		{ git-worktree-ports -C k1-wt sync >/dev/null 2>&1 & } &&
-		pid=$! &&
-		sleep "$(printf "%d.%06d" $((delay / 1000000)) $((delay % 1000000)))" &&
-		{ kill -9 $pid; wait $pid; true; } 2>/dev/null &&
-		if cmp -s k1-wt/.env env.$next; then
-			new=$((new + 1)) prev=$next
-		elif cmp -s k1-wt/.env env.$prev; then
-			old=$((old + 1))
-		else
-			echo "kill $i after ${delay}us: a mix of env.$prev and env.$next:" &&
-			od -c k1-wt/.env
-			exit 1
-		fi &&
-		test "$(stat -c %a k1-wt/.env)" = 600 &&
-		i=$((i + 1)) || exit 1
-	done &&
-	echo "$KILLS kills: $old left the old file, $new the new one" &&
-	test $old -gt 0 &&
-	test $new -gt 0
+	cp -p k1-wt/.env env.A &&
+	grep "^PORT_WEB=1860[0-9]" env.A &&
+	grep "^PORT_WEB=1865[0-9]" env.B &&
+	cp reg.B $REG &&
+	crash_save $REG k1/design/worktrees/ports.log k1-wt/.env &&
+	crash_test "git-worktree-ports -C k1-wt sync >/dev/null &&
+		cmp env.B k1-wt/.env" git-worktree-ports -C k1-wt sync &&
+	cmp env.A "$(crash_copy old k1-wt/.env)" &&
+	cmp env.B "$(crash_copy new k1-wt/.env)" &&
+	crash_both k1-wt/.env &&
+	test "$(stat -c %a k1-wt/.env)" = 600
 '
 
 test_done

@@ -1,6 +1,7 @@
 #!/bin/bash
 test_description='wait for a service; the activity log and its reader'
 . "$(dirname "$0")/../lib.sh"
+. "$SRC_DIR/tests/lib-crash.sh"
 
 # Ports 25100-25499: below the ephemeral range; each repository its own.
 LOG=design/worktrees/ports.log
@@ -14,25 +15,46 @@ wait_repo() {
 	git -C "$1" worktree-ports allocate web -q >"$1.web"
 }
 
+# The outcome of each connection attempt of a wait, as trace_cmd records
+# it: getsockopt(SO_ERROR) gives ECONNREFUSED or 0 (connected). Each
+# attempt tries 127.0.0.1 and ::1 at once; only the first is counted.
+ATTEMPTS='/^getsockopt$'
+
+# attempts TRACE: the outcome of each attempt on 127.0.0.1, one a line.
+attempts() {
+	sed -n "s/.*<TCP:\[.*SO_ERROR, \[\([A-Z0-9]*\)\].*/\1/p" "$1"
+}
+
+# refused TRACE: how many attempts the port refused.
+refused() {
+	attempts "$1" | grep -c ECONNREFUSED
+}
+
+# The server is started only once the wait has seen the port refuse a
+# connection, so "mid-wait" is a fact; the 60 s bound only a hang.
 test_expect_success 'wait returns 0 once the server comes up mid-wait' '
 	wait_repo w1 25100 &&
-	rm -f w1.pid &&
+	: >w1.trace &&
 	{
-		python3 "$HELPERS/servers.py" --pidfile w1.pid --delay 1 \
-			ok:$(cat w1.web) &
+		trace_cmd w1.trace "$ATTEMPTS" git-worktree-ports -C w1 \
+			wait web --timeout 60 >out 2>err &
 	} &&
 	echo $! >w1.bg &&
 	test_when_finished "kill \$(cat w1.bg) 2>/dev/null; wait \$(cat w1.bg)" &&
-	start=$(now_ms) &&
-	git -C w1 worktree-ports wait web --timeout 5 >out 2>err &&
-	end=$(now_ms) &&
-	echo "took $((end - start)) ms" &&
-	test -s w1.pid &&
-	test $((end - start)) -ge 900 &&
-	test $((end - start)) -lt 5000 &&
+	i=0 &&
+	while test "$(refused w1.trace)" = 0 && test $i -lt 1200; do
+		sleep 0.05 &&
+		i=$((i + 1))
+	done &&
+	test "$(refused w1.trace)" != 0 &&
+	test_when_finished "stop_pid w1.pid" &&
+	start_servers w1.pid ok:$(cat w1.web) &&
+	wait $(cat w1.bg) &&
 	echo "${SQ}web${SQ} is healthy on port $(cat w1.web)" >expect &&
 	test_cmp expect out &&
 	test_must_be_empty err &&
+	test $(refused w1.trace) -gt 0 &&
+	test "$(attempts w1.trace | tail -n 1)" = 0 &&
 	test "$(json_get w1/design/worktrees/ports.json \
 		allocations.0.health_status)" = healthy &&
 	test "$(json_get w1/design/worktrees/ports.json \
@@ -50,28 +72,28 @@ test_expect_success 'wait --json prints the result of the check' '
 	test "$(json_get out allocations.0.process_id)" = "$(cat w2.pid)"
 '
 
+# A wait that never sees its service healthy tries again until the
+# timeout (more than one attempt), then reports what the last one saw.
 test_expect_success 'wait exits 9 at the timeout with the last status' '
 	wait_repo w3 25140 &&
-	start=$(now_ms) &&
-	test_expect_code 9 git -C w3 worktree-ports wait web --timeout 1 \
-		>out 2>err &&
-	end=$(now_ms) &&
-	echo "took $((end - start)) ms" &&
-	test $((end - start)) -ge 900 &&
-	test $((end - start)) -lt 3000 &&
+	test_expect_code 9 trace_cmd w3.trace "$ATTEMPTS" \
+		git-worktree-ports -C w3 wait web --timeout 2 >out 2>err &&
 	test_must_be_empty out &&
-	grep "port $(cat w3.web)" err &&
+	grep "port $(cat w3.web)) is not healthy after 2.0 s" err &&
 	grep "not_running (connection refused)" err &&
+	attempts w3.trace >outcomes &&
+	test_line_count -gt 1 outcomes &&
+	! grep -vx ECONNREFUSED outcomes &&
 	test_when_finished "stop_pid w3.pid" &&
 	start_servers w3.pid hang:$(cat w3.web) &&
-	start=$(now_ms) &&
-	test_expect_code 9 git -C w3 worktree-ports wait web --timeout 2 \
-		2>err &&
-	end=$(now_ms) &&
-	echo "took $((end - start)) ms" &&
-	test $((end - start)) -ge 1900 &&
-	test $((end - start)) -lt 4000 &&
+	test_expect_code 9 trace_cmd w3.trace "$ATTEMPTS" \
+		git-worktree-ports -C w3 wait web --timeout 3 2>err &&
 	grep "unhealthy (timed out after [1-9][0-9]* ms waiting for the response)" err &&
+	ms=$(sed -n "s/.*timed out after \([0-9]*\) ms.*/\1/p" err) &&
+	test "$ms" -le 1000 &&
+	attempts w3.trace >outcomes &&
+	test_line_count -gt 1 outcomes &&
+	! grep -vx 0 outcomes &&
 	test "$(json_get w3/design/worktrees/ports.json \
 		allocations.0.health_status)" = unhealthy
 '
