@@ -11,6 +11,7 @@
  */
 
 #include "health.h"
+#include "registry.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,8 @@ struct session;
 
 /* One allocation to check, copied so the registry can be reloaded. */
 struct checked {
+	/* the allocation as it was (allocation_copy()), for checked_json() */
+	struct allocation a;
 	char *worktree;
 	char *path;
 	char *service;

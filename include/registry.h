@@ -165,4 +165,11 @@ void registry_remove(struct registry *reg, size_t index);
  */
 void registry_set_string(char **field, const char *value);
 
+/*
+ * A copy of 'a' that outlives the registry: every string its own (free
+ * it with allocation_copy_release()), and none of the unknown keys.
+ */
+void allocation_copy(struct allocation *out, const struct allocation *a);
+void allocation_copy_release(struct allocation *a);
+
 #endif

@@ -19,6 +19,7 @@
  */
 
 #include "lockfile.h"
+#include "registry.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -105,6 +106,8 @@ struct released {
 	uint16_t port;
 	char *service;
 	char *worktree;
+	/* all of it (allocation_copy()); the three above point into it */
+	struct allocation a;
 };
 
 struct released_list {

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "probe.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -19,6 +20,7 @@ void checked_list_release(struct checked_list *l)
 	size_t i;
 
 	for (i = 0; i < l->nr; i++) {
+		allocation_copy_release(&l->items[i].a);
 		free(l->items[i].worktree);
 		free(l->items[i].path);
 		free(l->items[i].service);
@@ -84,6 +86,7 @@ void checked_list_add(struct checked_list *l, const struct allocation *a,
 	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
 	ck = &l->items[l->nr++];
 	memset(ck, 0, sizeof(*ck));
+	allocation_copy(&ck->a, a);
 	ck->worktree = xstrdup(a->worktree);
 	ck->path = xstrdup_or_null(path);
 	ck->service = xstrdup(a->service);
@@ -238,13 +241,14 @@ void checked_json(struct jsonw *w, const struct checked *ck)
 {
 	const struct health_result *r = &ck->result;
 
+	struct allocation now = ck->a;
+
+	/* the allocation as this check leaves it */
+	now.path = ck->path;
+	now.health_status = (char *)health_status_name(r->status);
+	now.process_id = ck->pid;
 	jsonw_object_begin(w, NULL);
-	jsonw_int(w, "port", ck->port);
-	jsonw_string(w, "worktree", ck->worktree);
-	jsonw_string(w, "path", ck->path);
-	jsonw_string(w, "service", ck->service);
-	jsonw_string(w, "health_status", health_status_name(r->status));
-	jsonw_int_or_null(w, "process_id", ck->pid, ALLOCATION_NO_PID);
+	report_allocation(w, &now, NULL);
 	jsonw_object_begin(w, "health");
 	jsonw_string(w, "check", ck->health_path);
 	jsonw_bool(w, "listening", r->listening);

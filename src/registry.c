@@ -311,3 +311,34 @@ void registry_set_string(char **field, const char *value)
 	reg_str_free(*field);
 	*field = copy;
 }
+
+void allocation_copy(struct allocation *out, const struct allocation *a)
+{
+	memset(out, 0, sizeof(*out));
+	out->port = a->port;
+	out->worktree = xstrdup_or_null(a->worktree);
+	out->path = xstrdup_or_null(a->path);
+	out->service = xstrdup_or_null(a->service);
+	out->range = xstrdup_or_null(a->range);
+	out->allocated_at = xstrdup_or_null(a->allocated_at);
+	out->allocated_by = xstrdup_or_null(a->allocated_by);
+	out->description = xstrdup_or_null(a->description);
+	out->process_id = a->process_id;
+	out->health_status = xstrdup_or_null(a->health_status);
+	out->health_checked_at = xstrdup_or_null(a->health_checked_at);
+}
+
+void allocation_copy_release(struct allocation *a)
+{
+	free(a->worktree);
+	free(a->path);
+	free(a->service);
+	free(a->range);
+	free(a->allocated_at);
+	free(a->allocated_by);
+	free(a->description);
+	free(a->health_status);
+	free(a->health_checked_at);
+	memset(a, 0, sizeof(*a));
+	a->process_id = ALLOCATION_NO_PID;
+}

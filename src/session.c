@@ -267,19 +267,18 @@ void released_list_add(struct released_list *l, const struct allocation *a)
 
 	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
 	r = &l->items[l->nr++];
-	r->port = a->port;
-	r->service = xstrdup(a->service);
-	r->worktree = xstrdup(a->worktree);
+	allocation_copy(&r->a, a);
+	r->port = r->a.port;
+	r->service = r->a.service;
+	r->worktree = r->a.worktree;
 }
 
 void released_list_release(struct released_list *l)
 {
 	size_t i;
 
-	for (i = 0; i < l->nr; i++) {
-		free(l->items[i].service);
-		free(l->items[i].worktree);
-	}
+	for (i = 0; i < l->nr; i++)
+		allocation_copy_release(&l->items[i].a);
 	free(l->items);
 	l->items = NULL;
 	l->nr = l->alloc = 0;

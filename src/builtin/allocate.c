@@ -6,6 +6,7 @@
 #include "actlog.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "parse-options.h"
 #include "peers.h"
 #include "probe.h"
@@ -25,11 +26,7 @@ static void print_result(const struct global_opts *g,
 		struct jsonw w = JSONW_INIT;
 
 		jsonw_object_begin(&w, NULL);
-		jsonw_int(&w, "port", a->port);
-		jsonw_string(&w, "service", a->service);
-		jsonw_string(&w, "worktree", a->worktree);
-		jsonw_string(&w, "path", a->path);
-		jsonw_string(&w, "range", r->name);
+		report_allocation(&w, a, r ? r->name : NULL);
 		jsonw_bool(&w, "new", fresh);
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);

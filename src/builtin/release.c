@@ -3,6 +3,7 @@
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -32,9 +33,7 @@ static void print_released(const struct global_opts *g,
 		jsonw_array_begin(&w, "released");
 		for (i = 0; i < l->nr; i++) {
 			jsonw_object_begin(&w, NULL);
-			jsonw_int(&w, "port", l->items[i].port);
-			jsonw_string(&w, "service", l->items[i].service);
-			jsonw_string(&w, "worktree", l->items[i].worktree);
+			report_released(&w, &l->items[i]);
 			jsonw_object_end(&w);
 		}
 		jsonw_array_end(&w);

@@ -4,6 +4,7 @@
 #include "actlog.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -160,8 +161,7 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 		jsonw_array_begin(&w, "released");
 		for (i = 0; i < done.nr; i++) {
 			jsonw_object_begin(&w, NULL);
-			jsonw_int(&w, "port", done.items[i].port);
-			jsonw_string(&w, "service", done.items[i].service);
+			report_released(&w, &done.items[i]);
 			jsonw_object_end(&w);
 		}
 		jsonw_array_end(&w);

@@ -10,6 +10,7 @@
 #include "envfile.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -93,20 +94,8 @@ static unsigned free_spans(struct span **out, size_t *nr_out,
 
 static void json_alloc(struct jsonw *w, const struct row *row)
 {
-	const struct allocation *a = row->a;
-
 	jsonw_object_begin(w, NULL);
-	jsonw_int(w, "port", a->port);
-	jsonw_string(w, "worktree", a->worktree);
-	jsonw_string(w, "path", a->path);
-	jsonw_string(w, "service", a->service);
-	jsonw_string(w, "range", row->r ? row->r->name : NULL);
-	jsonw_string(w, "description", a->description);
-	jsonw_string(w, "allocated_at", a->allocated_at);
-	jsonw_string(w, "allocated_by", a->allocated_by);
-	jsonw_int_or_null(w, "process_id", a->process_id, ALLOCATION_NO_PID);
-	jsonw_string(w, "health_status", a->health_status);
-	jsonw_string(w, "health_checked_at", a->health_checked_at);
+	report_allocation(w, row->a, row->r ? row->r->name : NULL);
 	jsonw_object_end(w);
 }
 

@@ -10,6 +10,7 @@
 #include "envfile.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -60,9 +61,13 @@ static void print_sync(const struct global_opts *g, const struct session *s,
 		for (i = 0; i < c->nr_services; i++) {
 			k = registry_find(s->reg, t->name, c->services[i].name);
 			jsonw_object_begin(&w, NULL);
-			jsonw_string(&w, "service", c->services[i].name);
+			if (k >= 0) {
+				report_allocation(&w, &s->reg->allocs[k], NULL);
+			} else {
+				jsonw_null(&w, "port");
+				jsonw_string(&w, "service", c->services[i].name);
+			}
 			jsonw_string(&w, "var", c->services[i].var);
-			jsonw_int(&w, "port", k < 0 ? 0 : s->reg->allocs[k].port);
 			jsonw_bool(&w, "new", fresh[i]);
 			jsonw_object_end(&w);
 		}

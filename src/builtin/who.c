@@ -4,6 +4,7 @@
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
+#include "report.h"
 #include "parse-options.h"
 #include "peers.h"
 #include "probe.h"
@@ -94,9 +95,7 @@ static void print_json(const struct holders *w)
 		const struct allocation *a = w->owners[i].a;
 
 		jsonw_object_begin(&j, NULL);
-		jsonw_string(&j, "worktree", a->worktree);
-		jsonw_string(&j, "service", a->service);
-		jsonw_string(&j, "path", a->path);
+		report_allocation(&j, a, NULL);
 		jsonw_object_end(&j);
 	}
 	jsonw_array_end(&j);

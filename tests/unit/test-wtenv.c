@@ -74,8 +74,6 @@ static int setup(void **state UNUSED)
 
 static int teardown(void **state UNUSED)
 {
-	size_t i;
-
 	if (chdir(saved_cwd) < 0)
 		return -1;
 	rm_rf(root);
