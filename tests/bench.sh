@@ -766,7 +766,9 @@ hf health-idle "$H/main" --warmup 3 --min-runs 20 -i "$HCHECK"
 
 WHO_PORT=20042
 who_skip=
-if ! (cd "$H/main" && git worktree-ports who -h >/dev/null 2>&1); then
+(cd "$H/main" && git worktree-ports who -h >/dev/null 2>&1)
+if test $? != 129; then
+	# -h prints the usage and exits 129, as git's commands do
 	who_skip="skipped: who not built"
 elif ! command -v ss >/dev/null 2>&1; then
 	who_skip="skipped: no ss (iproute2)"
