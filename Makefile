@@ -64,6 +64,10 @@ LIBA = $(BUILD)/libwtp.a
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEGRATION = $(wildcard tests/t/t[0-9]*.sh)
+# the integration tests' helper program (tests/tool/test-tool.h)
+TEST_TOOL = $(BUILD)/tests/test-tool
+TEST_TOOL_SRC = $(wildcard tests/tool/*.c)
+TEST_TOOL_OBJ = $(TEST_TOOL_SRC:tests/tool/%.c=$(BUILD)/tests/tool/%.o)
 
 all: $(PROG)
 
@@ -120,6 +124,15 @@ $(PROG): $(PROG_OBJ) $(LIBA)
 
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/tool/%.o: tests/tool/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(TEST_TOOL): $(TEST_TOOL_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
+
+test-tool: $(TEST_TOOL)
 
 # a tool for tests/bench.sh: time registry_load() alone
 $(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
@@ -181,7 +194,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
+.PHONY: all unit test-tool check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TEST_TOOL_OBJ:.o=.d)
