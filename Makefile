@@ -141,7 +141,7 @@ $(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
 
 unit: $(UNIT_BIN)
 
-check: $(PROG) $(UNIT_BIN)
+check: $(PROG) $(UNIT_BIN) $(TEST_TOOL)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) tests/layering.sh $(INTEGRATION)
 
 # every unit test under valgrind: no invalid access, no definite leak
@@ -156,10 +156,10 @@ check-valgrind: $(UNIT_BIN)
 check-unit: $(UNIT_BIN)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN)
 
-check-integration: $(PROG)
+check-integration: $(PROG) $(TEST_TOOL)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(INTEGRATION)
 
-bench: $(PROG)
+bench: $(PROG) $(TEST_TOOL)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/bench.sh
 
 install: $(PROG)

@@ -23,9 +23,13 @@ if ! test -x "$BUILD_DIR/git-worktree-ports"; then
 	echo "error: no $BUILD_DIR/git-worktree-ports: run make first" >&2
 	exit 1
 fi
+TEST_TOOL=$BUILD_DIR/tests/test-tool
+if ! test -x "$TEST_TOOL"; then
+	echo "error: no $TEST_TOOL: run make test-tool first" >&2
+	exit 1
+fi
 PATH=$BUILD_DIR:$PATH
-HELPERS=$SRC_DIR/tests/helpers
-export PATH HELPERS SRC_DIR BUILD_DIR
+export PATH TEST_TOOL SRC_DIR BUILD_DIR
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/wtp-test.XXXXXX")
 mkdir -p "$TRASH/home" "$TRASH/state"
@@ -104,7 +108,7 @@ test_when_finished() {
 test_have_prereq() {
 	case "$1" in
 	IPV6)
-		python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null
+		"$TEST_TOOL" can-bind ::1
 		;;
 	COMPOSE)
 		command -v docker-compose >/dev/null 2>&1
@@ -170,24 +174,35 @@ new_repo() {
 set_ranges() {
 	local repo=$1
 	shift
-	python3 "$HELPERS/set-ranges.py" "$repo/design/worktrees/ports.json" "$@"
+	"$TEST_TOOL" set-ranges "$repo/design/worktrees/ports.json" "$@"
 }
 
-# Start a TCP listener on ADDR PORT in the background; its pid goes to
-# the file PIDFILE once it listens. Stop it with: kill "$(cat PIDFILE)".
-start_listener() {
-	local addr=$1 port=$2 pidfile=$3
-	rm -f "$pidfile"
-	python3 "$HELPERS/listen.py" "$addr" "$port" "$pidfile" &
+# wait_pidfile PIDFILE PID WHAT: wait until PIDFILE is written, while
+# process PID lives; fail once it has died, or after 20 s.
+wait_pidfile() {
 	local i=0
-	while ! test -s "$pidfile"; do
+	while ! test -s "$1"; do
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "$3 did not start" >&2
+			return 1
+		fi
 		i=$((i + 1))
-		if test $i -gt 200; then
-			echo "listener on $addr:$port did not start" >&2
+		if test $i -gt 400; then
+			kill "$2"
+			echo "$3 did not start in 20 s" >&2
 			return 1
 		fi
 		sleep 0.05
 	done
+}
+
+# Start a TCP listener on ADDR PORT in the background; its pid goes to
+# the file PIDFILE once it listens. Stop it with stop_pid PIDFILE.
+start_listener() {
+	local addr=$1 port=$2 pidfile=$3
+	rm -f "$pidfile"
+	"$TEST_TOOL" listen "$addr" "$port" "$pidfile" &
+	wait_pidfile "$pidfile" $! "listener on $addr:$port"
 }
 
 stop_pid() {
@@ -225,9 +240,21 @@ test_line_count() {
 }
 
 # json_get FILE PATH: one value of a JSON file ('-': stdin); see
-# helpers/json-get.py for PATH ("allocations[service=web].port").
+# tests/tool/json.c for PATH ("allocations[service=web].port").
 json_get() {
-	python3 "$HELPERS/json-get.py" "$@"
+	"$TEST_TOOL" json-get "$@"
+}
+
+# json_lines FILE PATH KEY...: for each element of the array at PATH, the
+# text of its members KEY... on a line (tests/tool/json.c).
+json_lines() {
+	"$TEST_TOOL" json-lines "$@"
+}
+
+# env_block outside|block|vars FILE: the parts of an env file around and
+# in its git-worktree-ports block (tests/tool/env-block.c).
+env_block() {
+	"$TEST_TOOL" env-block "$@"
 }
 
 test_done() {
@@ -241,30 +268,17 @@ test_done() {
 	exit 1
 }
 
-# start_servers PIDFILE SPEC...: run helpers/servers.py with SPECs
+# start_servers PIDFILE SPEC...: run 'test-tool servers' with SPECs
 # (KIND:PORTS with KIND ok, error, hang, slow, garbage or listen, or
-# pairs:N) in the background and wait until it writes its pid to
-# PIDFILE, which it does once every socket listens. Stop it with
-# stop_pid PIDFILE, from test_when_finished.
+# pairs:N; tests/tool/servers.c) in the background and wait until it
+# writes its pid to PIDFILE, which it does once every socket listens.
+# Stop it with stop_pid PIDFILE, from test_when_finished.
 start_servers() {
-	local pidfile=$1 pid i=0
+	local pidfile=$1
 	shift
 	rm -f "$pidfile"
-	python3 "$HELPERS/servers.py" --pidfile "$pidfile" "$@" &
-	pid=$!
-	while ! test -s "$pidfile"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "servers $* did not start" >&2
-			return 1
-		fi
-		i=$((i + 1))
-		if test $i -gt 400; then
-			kill "$pid"
-			echo "servers $* did not start in 20 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	"$TEST_TOOL" servers --pidfile "$pidfile" "$@" &
+	wait_pidfile "$pidfile" $! "servers $*"
 }
 
 # now_ms: the time in milliseconds, for measuring a command.

@@ -90,7 +90,7 @@ two_syncs() {
 	test "$vars" != "$first" &&
 	python3 check-env.py "$1-wt/.env" "$3" "$4" "$5" $vars &&
 	test "$(stat -c %a "$1-wt/.env")" = 600 &&
-	python3 "$HELPERS/env-block.py" outside "$1-wt/.env" >outside &&
+	env_block outside "$1-wt/.env" >outside &&
 	cmp "$3" outside
 }
 

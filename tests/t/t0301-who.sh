@@ -30,7 +30,7 @@ test_expect_success 'who names the worktree a server runs inside' '
 	grep "^port $port is allocated to ${SQ}web${SQ} in worktree ${SQ}r1-wt${SQ}" out &&
 	grep "^listening on 127.0.0.1 (IPv4)" out &&
 	grep "pid $(cat r1.pid), user " out &&
-	grep "command: .*listen.py 127.0.0.1 $port" out &&
+	grep "command: .*test-tool listen 127.0.0.1 $port" out &&
 	grep "directory: $(cd r1-wt/sub && pwd -P)$" out &&
 	grep "runs inside worktree ${SQ}r1-wt${SQ}" out &&
 	! grep outside out
@@ -108,10 +108,10 @@ test_expect_success 'a server started from inside the worktree runs inside it' '
 	mkdir -p away &&
 	(
 		cd r5-wt &&
-		python3 -c "
-import subprocess, sys
-subprocess.call(sys.argv[1:], cwd=\"../away\")
-" python3 "$HELPERS/listen.py" 127.0.0.1 "$port" "$TRASH/r5.pid" &
+		{
+			(cd ../away && exec "$TEST_TOOL" listen 127.0.0.1 "$port" "$TRASH/r5.pid")
+			: the parent waits in r5-wt
+		} &
 	) &&
 	i=0 &&
 	while ! test -s r5.pid && test $i -lt 200

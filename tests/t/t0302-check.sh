@@ -125,7 +125,7 @@ test_expect_success 'a port held by a process outside its worktree is a conflict
 	mkdir else7 &&
 	serve else7 "$(cat r7.port)" "$PWD/r7.pid" &&
 	test_expect_code 9 git -C r7 worktree-ports check >out &&
-	grep "^foreign_process: port $(cat r7.port) of ${SQ}web${SQ} in worktree ${SQ}r7-wt${SQ} is held by pid $(cat r7.pid) (.*python3.*) in $(cd else7 && pwd -P); fix: git worktree-ports repair --worktree r7-wt$" out
+	grep "^foreign_process: port $(cat r7.port) of ${SQ}web${SQ} in worktree ${SQ}r7-wt${SQ} is held by pid $(cat r7.pid) (.*test-tool.*) in $(cd else7 && pwd -P); fix: git worktree-ports repair --worktree r7-wt$" out
 '
 
 test_expect_success 'a server inside its own worktree is no conflict' '

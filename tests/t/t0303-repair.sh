@@ -57,7 +57,7 @@ test_expect_success 'repair --dry-run says what it would do and changes no byte'
 	serve else2 "$port" "$PWD/r2.pid" &&
 	snapshot r2 before &&
 	git -C r2-wt worktree-ports repair --dry-run >out &&
-	grep "^would move ${SQ}web${SQ} of worktree ${SQ}r2-wt${SQ} from $port to [0-9]*: $port is held by pid $(cat r2.pid) (.*python3.*) in $(cd else2 && pwd -P)$" out &&
+	grep "^would move ${SQ}web${SQ} of worktree ${SQ}r2-wt${SQ} from $port to [0-9]*: $port is held by pid $(cat r2.pid) (.*test-tool.*) in $(cd else2 && pwd -P)$" out &&
 	grep "^would rewrite $(cd r2-wt && pwd -P)/.env$" out &&
 	snapshot r2 after &&
 	diff -r before after &&
@@ -78,7 +78,7 @@ test_expect_success 'repair moves a seized port, rewrites .env and logs it' '
 	git -C r3-wt worktree-ports repair --dry-run >plan &&
 	new=$(sed -n "s/^would move .* to \([0-9]*\): .*/\1/p" plan) &&
 	git -C r3-wt worktree-ports repair >out &&
-	grep "^moved ${SQ}web${SQ} of worktree ${SQ}r3-wt${SQ} from $port to $new: $port is held by pid $(cat r3.pid) (.*python3.*) in $(cd else3 && pwd -P)$" out &&
+	grep "^moved ${SQ}web${SQ} of worktree ${SQ}r3-wt${SQ} from $port to $new: $port is held by pid $(cat r3.pid) (.*test-tool.*) in $(cd else3 && pwd -P)$" out &&
 	grep "^wrote $(cd r3-wt && pwd -P)/.env$" out &&
 	test "$new" != "$port" &&
 	grep "^PORT_WEB=$new$" r3-wt/.env &&
@@ -90,7 +90,7 @@ test_expect_success 'repair moves a seized port, rewrites .env and logs it' '
 	test_line_count = 1 repairs &&
 	grep "\"port\":$new," repairs &&
 	grep "\"pid\":$(cat r3.pid)," repairs &&
-	grep "\"detail\":\"moved from $port: held by pid $(cat r3.pid) (python3)\"" repairs &&
+	grep "\"detail\":\"moved from $port: held by pid $(cat r3.pid) (test-tool)\"" repairs &&
 	kill -0 "$(cat r3.pid)" &&
 	git -C r3 worktree-ports who "$port" -q >pids &&
 	test_cmp r3.pid pids &&
