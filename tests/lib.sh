@@ -13,6 +13,65 @@
 # and XDG_STATE_HOME, so the per-user list of registries is its own. The
 # directory is removed when every test passed and kept (its path printed)
 # otherwise. Each test body runs in a subshell, so 'cd' stays inside it.
+#
+# Ports: each script has a block of its own (the table below), so that
+# scripts can run at once (tests/run.sh runs them in parallel). Every
+# port a script binds, and every range it gives a registry, lies in its
+# block; set_ranges, start_listener and start_servers check that and fail
+# the test otherwise. All blocks are below 32768 (out of the ephemeral
+# range, so no outgoing connection holds a test port by chance) and out
+# of the default ranges that 'init' writes (3000-3099, 5432-5439,
+# 5555-5564, 6379-6389, 8080-8099, 9000-9099, 10000-11000): scripts that
+# keep those ranges allocate in them, so no test ever listens there.
+#
+#	script	block		also, for ranges only (never a listener)
+#	t0001	11001-11299
+#	t0002	11300-11499	10080-10081 (10080: a port browsers refuse)
+#	t0003	11500-11699
+#	t0004	11700-11999
+#	t0005	12000-12199
+#	t0006	13000-13399
+#	t0007	12400-12999
+#	t0008	14000-14999
+#	t0009	29000-29999
+#	t0010	26000-26999
+#	t0011	28000-28999
+#	t0012	27000-27999
+#	t0101	none: the default ranges, and no listener
+#	t0201	16000-16999
+#	t0202	17000-18799
+#	t0203	18800-19299
+#	t0204	19300-19999
+#	t0301	23000-23299
+#	t0302	23300-23599	10075-10085 (around 10080)
+#	t0303	23600-23999
+#	t0401	24000-24999
+#	t0402	25000-25999
+#	free	15000-15999, 20000-22999, 30000-32767
+TEST_PORT_BLOCKS='
+t0001 11001-11299
+t0002 11300-11499 10080-10081
+t0003 11500-11699
+t0004 11700-11999
+t0005 12000-12199
+t0006 13000-13399
+t0007 12400-12999
+t0008 14000-14999
+t0009 29000-29999
+t0010 26000-26999
+t0011 28000-28999
+t0012 27000-27999
+t0101 -
+t0201 16000-16999
+t0202 17000-18799
+t0203 18800-19299
+t0204 19300-19999
+t0301 23000-23299
+t0302 23300-23599 10075-10085
+t0303 23600-23999
+t0401 24000-24999
+t0402 25000-25999
+'
 
 set -u
 
@@ -30,6 +89,27 @@ if ! test -x "$TEST_TOOL"; then
 fi
 PATH=$BUILD_DIR:$PATH
 export PATH TEST_TOOL SRC_DIR BUILD_DIR
+
+# This script's port block, from TEST_PORT_BLOCKS: TEST_PORTS (the
+# block, FIRST-LAST, or "-" for none) and TEST_RANGE_PORTS (the block
+# and the extra ranges).
+TEST_PORTS=
+TEST_RANGE_PORTS=
+test_script=$(basename "$0")
+while read -r name block extra; do
+	case "$test_script" in
+	"$name"-*)
+		TEST_PORTS=$block
+		TEST_RANGE_PORTS="$block $extra"
+		;;
+	esac
+done <<EOF
+$TEST_PORT_BLOCKS
+EOF
+if test -z "$TEST_PORTS"; then
+	echo "error: $test_script has no port block: add it to TEST_PORT_BLOCKS in tests/lib.sh" >&2
+	exit 1
+fi
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/wtp-test.XXXXXX")
 mkdir -p "$TRASH/home" "$TRASH/state"
@@ -168,12 +248,63 @@ new_repo() {
 	git -C "$1" worktree-ports init --no-hooks >/dev/null
 }
 
-# Replace the ranges of repository NAME's registry: set_ranges NAME
-# 'web:20100-20109' 'api:20200-20209' ... (below 32768, out of the
-# ephemeral range, so that outgoing connections never hold a test port)
-set_ranges() {
-	local repo=$1
+# in_blocks FIRST LAST BLOCK...: the ports FIRST to LAST lie in one of
+# the BLOCKs (each FIRST-LAST).
+in_blocks() {
+	local first=$1 last=$2 block
+	shift 2
+	for block; do
+		case "$block" in
+		*-*)
+			if test "$first" -ge "${block%-*}" &&
+			   test "$last" -le "${block#*-}"; then
+				return 0
+			fi
+			;;
+		esac
+	done
+	return 1
+}
+
+# check_ports WHAT PORTS...: each of PORTS (a port, FIRST-LAST, or a
+# comma-separated list of those) lies in this script's block, or, for
+# WHAT 'range', in its extra ranges; else say so and fail.
+check_ports() {
+	local what=$1 blocks list part port
 	shift
+	if test "$what" = range; then
+		blocks=$TEST_RANGE_PORTS
+	else
+		blocks=$TEST_PORTS
+	fi
+	for list; do
+		for part in ${list//,/ }; do
+			case "$part" in
+			[0-9]*-[0-9]* | [0-9]*)
+				;;
+			*)
+				echo "error: ${SQ}$part${SQ} is not a port or FIRST-LAST" >&2
+				return 1
+				;;
+			esac
+			# shellcheck disable=SC2086
+			if ! in_blocks "${part%-*}" "${part#*-}" $blocks; then
+				echo "error: ports $part ($what) are outside the port block of $test_script ($blocks): see TEST_PORT_BLOCKS in tests/lib.sh" >&2
+				return 1
+			fi
+		done
+	done
+}
+
+# Replace the ranges of repository NAME's registry: set_ranges NAME
+# 'web:11100-11109' 'api:11110-11119' ..., each inside the script's port
+# block.
+set_ranges() {
+	local repo=$1 spec
+	shift
+	for spec; do
+		check_ports range "${spec#*:}" || return 1
+	done
 	"$TEST_TOOL" set-ranges "$repo/design/worktrees/ports.json" "$@"
 }
 
@@ -200,6 +331,7 @@ wait_pidfile() {
 # the file PIDFILE once it listens. Stop it with stop_pid PIDFILE.
 start_listener() {
 	local addr=$1 port=$2 pidfile=$3
+	check_ports listener "$port" || return 1
 	rm -f "$pidfile"
 	"$TEST_TOOL" listen "$addr" "$port" "$pidfile" &
 	wait_pidfile "$pidfile" $! "listener on $addr:$port"
@@ -274,8 +406,14 @@ test_done() {
 # writes its pid to PIDFILE, which it does once every socket listens.
 # Stop it with stop_pid PIDFILE, from test_when_finished.
 start_servers() {
-	local pidfile=$1
+	local pidfile=$1 spec
 	shift
+	for spec; do
+		case "$spec" in
+		pairs:*) ;;
+		*) check_ports server "${spec#*:}" || return 1 ;;
+		esac
+	done
 	rm -f "$pidfile"
 	"$TEST_TOOL" servers --pidfile "$pidfile" "$@" &
 	wait_pidfile "$pidfile" $! "servers $*"

@@ -306,7 +306,7 @@ test_expect_success 'a bare repository keeps the registry in its common dir' '
 	test -f r19.git/worktree-ports/ports.json &&
 	! test -e r19-wt/design &&
 	"$TEST_TOOL" set-ranges r19.git/worktree-ports/ports.json \
-		"web:11000-11009" &&
+		"web:11050-11059" &&
 	git -C r19-wt worktree-ports allocate web -q >port &&
 	json_get r19.git/worktree-ports/ports.json \
 		"allocations[worktree=r19-wt,service=web].port" >actual &&

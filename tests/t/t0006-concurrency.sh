@@ -119,8 +119,8 @@ allocate_round() {
 
 test_expect_success 'setup: a repository with 8 linked worktrees' '
 	new_repo r &&
-	set_ranges r svc0:12000-12063 svc1:12100-12163 svc2:12200-12263 \
-		svc3:12300-12363 &&
+	set_ranges r svc0:13000-13063 svc1:13100-13163 svc2:13200-13263 \
+		svc3:13300-13363 &&
 	for w in $(seq 1 $NR_WT)
 	do
 		git -C r worktree add -q ../w$w || exit 1

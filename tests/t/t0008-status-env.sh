@@ -33,10 +33,10 @@ help_ok() {
 }
 
 test_expect_success 'status shows the allocations of this worktree' '
-	status_repo r1 12300 &&
+	status_repo r1 14300 &&
 	git -C r1 worktree-ports status >out &&
-	grep -w 12300 out &&
-	grep -w 12310 out &&
+	grep -w 14300 out &&
+	grep -w 14310 out &&
 	grep -w web out &&
 	grep -w api out &&
 	! grep -w "$(cat r1.wtport)" out &&
@@ -44,23 +44,23 @@ test_expect_success 'status shows the allocations of this worktree' '
 '
 
 test_expect_success 'status of a linked worktree shows only its own' '
-	status_repo r1b 12320 &&
+	status_repo r1b 14320 &&
 	git -C r1b-wt worktree-ports status >out &&
 	grep -w "$(cat r1b.wtport)" out &&
-	! grep -w 12320 out &&
-	! grep -w 12330 out
+	! grep -w 14320 out &&
+	! grep -w 14330 out
 '
 
 test_expect_success 'status --json shows this worktree and no ranges' '
-	status_repo r2 12340 &&
+	status_repo r2 14340 &&
 	git -C r2 worktree-ports status --json >out &&
 	cat >expect <<-EOF &&
 	$(cd r2 && pwd -P)/$R
 	.main
 	2
 	0
-	12340
-	12350
+	14340
+	14350
 	EOF
 	for k in registry worktree allocations.# \
 		"allocations[worktree=r2-wt].#" \
@@ -73,7 +73,7 @@ test_expect_success 'status --json shows this worktree and no ranges' '
 '
 
 test_expect_success 'status --worktree shows that worktree' '
-	status_repo r3 12360 &&
+	status_repo r3 14360 &&
 	git -C r3 worktree-ports status --worktree r3-wt --json >out &&
 	echo 1 >expect &&
 	json_get out allocations.# >actual &&
@@ -83,16 +83,16 @@ test_expect_success 'status --worktree shows that worktree' '
 '
 
 test_expect_success 'status --worktree of no such worktree exits 7' '
-	status_repo r3b 12380 &&
+	status_repo r3b 14380 &&
 	test_expect_code 7 git -C r3b worktree-ports status --worktree nosuch 2>err &&
 	grep nosuch err
 '
 
 test_expect_success 'status --all shows every worktree, range and free ports' '
-	status_repo r4 12400 &&
+	status_repo r4 14400 &&
 	git -C r4 worktree-ports status --all >out &&
-	grep -w 12400 out &&
-	grep -w 12410 out &&
+	grep -w 14400 out &&
+	grep -w 14410 out &&
 	grep -w "$(cat r4.wtport)" out &&
 	grep -w "r4-wt" out &&
 	grep -w ".main" out &&
@@ -102,7 +102,7 @@ test_expect_success 'status --all shows every worktree, range and free ports' '
 '
 
 test_expect_success 'status --all --json has the documented keys and counts' '
-	status_repo r5 12420 &&
+	status_repo r5 14420 &&
 	git -C r5 worktree-ports status --all --json >out &&
 	python3 - out "$(cd r5 && pwd -P)/$R" <<-\EOF
 	import json, sys
@@ -154,42 +154,42 @@ test_expect_success 'status --all --json has the documented keys and counts' '
 '
 
 test_expect_success 'env --format dotenv prints PORT_ lines' '
-	env_repo r6 12440 &&
+	env_repo r6 14440 &&
 	git -C r6 worktree-ports env --format dotenv >out &&
-	printf "PORT_MY_DB=12450\nPORT_WEB=12440\n" >expect &&
+	printf "PORT_MY_DB=14450\nPORT_WEB=14440\n" >expect &&
 	sort out >actual &&
 	test_cmp expect actual
 '
 
 test_expect_success 'env prints dotenv by default' '
-	env_repo r6b 12460 &&
+	env_repo r6b 14460 &&
 	git -C r6b worktree-ports env >out &&
-	printf "PORT_MY_DB=12470\nPORT_WEB=12460\n" >expect &&
+	printf "PORT_MY_DB=14470\nPORT_WEB=14460\n" >expect &&
 	sort out >actual &&
 	test_cmp expect actual
 '
 
 test_expect_success 'env --format sh can be evaluated by a shell' '
-	env_repo r7 12480 &&
+	env_repo r7 14480 &&
 	unset PORT_WEB PORT_MY_DB &&
 	git -C r7 worktree-ports env --format sh >out &&
 	eval "$(cat out)" &&
-	test "$PORT_WEB" = 12480 &&
-	test "$PORT_MY_DB" = 12490 &&
+	test "$PORT_WEB" = 14480 &&
+	test "$PORT_MY_DB" = 14490 &&
 	env >environ &&
-	grep -x PORT_WEB=12480 environ &&
-	grep -x "export PORT_WEB=${SQ}12480${SQ}" out
+	grep -x PORT_WEB=14480 environ &&
+	grep -x "export PORT_WEB=${SQ}14480${SQ}" out
 '
 
 test_expect_success 'env --format json maps names to strings' '
-	env_repo r8 12500 &&
+	env_repo r8 14500 &&
 	git -C r8 worktree-ports env --format json >out &&
 	cat >expect <<-\EOF &&
 	PORT_MY_DB
 	PORT_WEB
-	12500
+	14500
 	string
-	12510
+	14510
 	EOF
 	for k in @keys PORT_WEB PORT_WEB.@type PORT_MY_DB
 	do
@@ -199,7 +199,7 @@ test_expect_success 'env --format json maps names to strings' '
 '
 
 test_expect_success 'env with an unknown format exits 129' '
-	env_repo r9 12520 &&
+	env_repo r9 14520 &&
 	test_expect_code 129 git -C r9 worktree-ports env --format yaml 2>err &&
 	grep yaml err
 '
@@ -241,9 +241,9 @@ test_expect_success '--version exits 0 and prints the version' '
 
 test_expect_success 'GIT_WORKTREE_PORTS_TIMING=1 times every phase' '
 	new_repo r12 &&
-	set_ranges r12 "web:12540-12549" &&
+	set_ranges r12 "web:14540-14549" &&
 	GIT_WORKTREE_PORTS_TIMING=1 git -C r12 worktree-ports allocate web -q >port 2>err &&
-	echo 12540 >expect &&
+	echo 14540 >expect &&
 	test_cmp expect port &&
 	for phase in discover lock load autorelease pick save total
 	do
