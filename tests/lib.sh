@@ -14,6 +14,13 @@
 # directory is removed when every test passed and kept (its path printed)
 # otherwise. Each test body runs in a subshell, so 'cd' stays inside it.
 #
+# Chain lint: before a body runs, it is evaluated once as
+# '(exit 117) && BODY'. A body that is one && chain does nothing then and
+# gives 117; anything else means a command whose failure the chain would
+# not see (a missing '&&'), and the test fails as a broken &&-chain
+# without running. TEST_CHAIN_LINT=0 turns the lint off, and every script
+# then says so in its output.
+#
 # Ports: each script has a block of its own (the table below), so that
 # scripts can run at once (tests/run.sh runs them in parallel). Every
 # port a script binds, and every range it gives a registry, lies in its
@@ -90,6 +97,8 @@ fi
 PATH=$BUILD_DIR:$PATH
 export PATH TEST_TOOL SRC_DIR BUILD_DIR
 
+TEST_CHAIN_LINT=${TEST_CHAIN_LINT:-1}
+
 # This script's port block, from TEST_PORT_BLOCKS: TEST_PORTS (the
 # block, FIRST-LAST, or "-" for none) and TEST_RANGE_PORTS (the block
 # and the extra ranges).
@@ -156,6 +165,23 @@ test_expect_success() {
 		test_skipped=$((test_skipped + 1))
 		say "ok $test_count # skip $title (missing $prereq)"
 		return 0
+	fi
+	if test "$TEST_CHAIN_LINT" != 0; then
+		(
+			test_cleanup=:
+			eval "(exit 117) && $body"
+			rc=$?
+			eval "$test_cleanup"
+			exit $rc
+		) </dev/null >"$TRASH/.out" 2>&1
+		rc=$?
+		if test $rc != 117; then
+			test_failures=$((test_failures + 1))
+			say "not ok $test_count - $title"
+			say "# broken &&-chain (the lint gave $rc, not 117): a command in it is not followed by &&"
+			say "#	$body" | sed 's/^/#/'
+			return 0
+		fi
 	fi
 	(
 		test_cleanup=:
@@ -391,6 +417,9 @@ env_block() {
 
 test_done() {
 	local passed=$((test_count - test_failures - test_skipped))
+	if test "$TEST_CHAIN_LINT" = 0; then
+		say "# chain lint off (TEST_CHAIN_LINT=0): broken &&-chains go unseen"
+	fi
 	say "# result: $passed passed, $test_failures failed"
 	if test $test_failures = 0; then
 		cd / && rm -rf "$TRASH"
