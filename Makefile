@@ -1,7 +1,8 @@
 # git-worktree-ports
 #
 #   make                 build ./build/git-worktree-ports
-#   make check           unit and integration tests; ends "N passed, N failed"
+#   make check           unit and integration tests, TEST_JOBS at once; ends
+#                        with the wall time and "N passed, N failed"
 #   make check SANITIZE=1  the same under ASan + UBSan (objects in build/san)
 #   make install         PREFIX (/usr/local) and DESTDIR are honoured
 #   make deps            install the Debian packages the build and tests need
@@ -68,6 +69,9 @@ INTEGRATION = $(wildcard tests/t/t[0-9]*.sh)
 TEST_TOOL = $(BUILD)/tests/test-tool
 TEST_TOOL_SRC = $(wildcard tests/tool/*.c)
 TEST_TOOL_OBJ = $(TEST_TOOL_SRC:tests/tool/%.c=$(BUILD)/tests/tool/%.o)
+# tests/run.sh: TEST_JOBS scripts and programs at once (its default if
+# empty), and the label of the wall time it prints
+TEST_RUN = BUILD_DIR='$(abspath $(BUILD))' TEST_JOBS='$(TEST_JOBS)' sh tests/run.sh
 
 all: $(PROG)
 
@@ -142,7 +146,7 @@ $(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
 unit: $(UNIT_BIN)
 
 check: $(PROG) $(UNIT_BIN) $(TEST_TOOL)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) tests/layering.sh $(INTEGRATION)
+	@RUN_LABEL='make check' $(TEST_RUN) $(UNIT_BIN) tests/layering.sh $(INTEGRATION)
 
 # every unit test under valgrind: no invalid access, no definite leak
 check-valgrind: $(UNIT_BIN)
@@ -154,10 +158,10 @@ check-valgrind: $(UNIT_BIN)
 	done; echo "valgrind: $$n passed, 0 failed"
 
 check-unit: $(UNIT_BIN)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN)
+	@RUN_LABEL='make check-unit' $(TEST_RUN) $(UNIT_BIN)
 
 check-integration: $(PROG) $(TEST_TOOL)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(INTEGRATION)
+	@RUN_LABEL='make check-integration' $(TEST_RUN) $(INTEGRATION)
 
 bench: $(PROG) $(TEST_TOOL)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/bench.sh
