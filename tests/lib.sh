@@ -403,8 +403,9 @@ json_get() {
 	"$TEST_TOOL" json-get "$@"
 }
 
-# json_lines FILE PATH KEY...: for each element of the array at PATH, the
-# text of its members KEY... on a line (tests/tool/json.c).
+# json_lines FILE PATH KEY...: for each element of the array at PATH (or
+# member of the object, KEY @name its name), the text of its members
+# KEY... on a line (tests/tool/json.c).
 json_lines() {
 	"$TEST_TOOL" json-lines "$@"
 }

@@ -12,13 +12,10 @@ REG=r/design/worktrees/ports.json
 # its service, every (worktree, service) once, each with the path of its
 # worktree, and metadata.total_allocations equal to the count.
 check_registry() {
-	local s total
+	local total
 	json_lines "$REG" allocations worktree service port path >have &&
 	total=$(json_get "$REG" metadata.total_allocations) &&
-	for s in $SERVICES; do
-		echo "$s $(json_get "$REG" ranges.$s.start) $(json_get "$REG" ranges.$s.end)" ||
-			return 1
-	done >ranges &&
+	json_lines "$REG" ranges @name start end >ranges &&
 	awk -v trash="$(cd "$TRASH" && pwd -P)" -v total="$total" '
 	function problem(p) { print "check_registry: " p >"/dev/stderr"; bad = 1 }
 	FILENAME == ARGV[1] { start[$1] = $2; end[$1] = $3; next }

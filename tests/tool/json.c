@@ -24,8 +24,10 @@
  * never a silent empty answer.
  *
  * json-lines prints a line for each element of the array PATH leads to
- * (all of the matches, after a [k=v] step): the text of its members
- * KEY..., separated by spaces. A missing member is an error.
+ * (all of the matches, after a [k=v] step), or for each member of the
+ * object, by sorted name: the text of its members KEY..., separated by
+ * spaces, where the KEY @name is the name of an object's member. A
+ * missing member is an error.
  *
  * set-ranges replaces the "ranges" of a registry with the ones given,
  * each with the description "test range NAME", and keeps everything
@@ -480,35 +482,46 @@ int cmd__json_get(int argc, const char **argv)
 int cmd__json_lines(int argc, const char **argv)
 {
 	struct buf out = BUF_INIT;
+	const char **names = NULL;
 	bool filtered;
 	json_t *v;
-	size_t i;
+	size_t i, nr;
 	int k;
 
 	if (argc < 4)
 		die(1, "usage: test-tool json-lines FILE PATH KEY...");
 	load_doc(argv[1]);
 	v = walk(doc, argv[2], &filtered);
-	if (!v || !json_is_array(v))
-		die(1, "%s: not an array", argv[2]);
-	for (i = 0; i < json_array_size(v); i++) {
-		json_t *e = json_array_get(v, i);
+	if (!v || (!json_is_array(v) && !json_is_object(v)))
+		die(1, "%s: neither an array nor an object", argv[2]);
+	if (json_is_object(v))
+		names = sorted_keys(v, &nr);
+	else
+		nr = json_array_size(v);
+	for (i = 0; i < nr; i++) {
+		json_t *e = names ? json_object_get(v, names[i]) :
+			json_array_get(v, i);
 
 		for (k = 3; k < argc; k++) {
 			json_t *m = json_is_object(e) ?
 				json_object_get(e, argv[k]) : NULL;
 
-			if (!m)
-				die(1, "%s.%zu: no member '%s'", argv[2], i,
-				    argv[k]);
 			if (k > 3)
 				buf_addstr(&out, " ");
+			if (names && !strcmp(argv[k], "@name")) {
+				buf_addstr(&out, names[i]);
+				continue;
+			}
+			if (!m)
+				die(1, "%s: element %zu has no member '%s'",
+				    argv[2], i, argv[k]);
 			add_text(&out, m);
 		}
 		buf_addstr(&out, "\n");
 	}
 	fwrite(out.buf, 1, out.len, stdout);
 	buf_release(&out);
+	free(names);
 	json_decref(v);
 	json_decref(doc);
 	return 0;
