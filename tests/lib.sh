@@ -410,6 +410,13 @@ json_lines() {
 	"$TEST_TOOL" json-lines "$@"
 }
 
+# json_edit FILE set PATH JSON, json_edit FILE append PATH JSON,
+# json_edit FILE delete PATH: change a JSON file as a hand edit would
+# (tests/tool/json.c).
+json_edit() {
+	"$TEST_TOOL" json-edit "$@"
+}
+
 # env_block outside|block|vars FILE: the parts of an env file around and
 # in its git-worktree-ports block (tests/tool/env-block.c).
 env_block() {

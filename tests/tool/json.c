@@ -343,36 +343,54 @@ static bool all_digits(const char *s)
  * reduced to one. An @keys step prints the keys and returns NULL: the
  * steps after it are ignored.
  */
+/*
+ * The next step of a path at '*p', into '*step' (the caller frees it):
+ * false at the end. '*is_sel' says it is a [k=v] selector, given without
+ * its brackets. '*start' is where it begins in the path.
+ */
+static bool next_step(const char **p, char **step, bool *is_sel,
+		      const char **start)
+{
+	while (**p) {
+		const char *close;
+		size_t len;
+
+		if (**p == '.') {
+			(*p)++;
+			continue;
+		}
+		*start = *p;
+		if (**p == '[') {
+			close = strchr(*p + 1, ']');
+			if (!close) {
+				(*p)++; /* neither a selector nor a name */
+				continue;
+			}
+			*step = xstrndup(*p + 1, (size_t)(close - *p - 1));
+			*is_sel = true;
+			*p = close + 1;
+		} else {
+			len = strcspn(*p, ".[");
+			*step = xstrndup(*p, len);
+			*is_sel = false;
+			*p += len;
+		}
+		return true;
+	}
+	return false;
+}
+
 static json_t *walk(json_t *cur, const char *path, bool *filtered)
 {
-	const char *p = path;
+	const char *p = path, *start;
+	char *step;
+	bool is_sel;
 
 	json_incref(cur);
 	*filtered = false;
-	while (*p) {
-		const char *sel = NULL, *close;
-		char *step;
-		size_t len;
+	while (next_step(&p, &step, &is_sel, &start)) {
+		const char *sel = is_sel ? step : NULL;
 		json_t *next;
-
-		if (*p == '.') {
-			p++;
-			continue;
-		}
-		if (*p == '[') {
-			close = strchr(p + 1, ']');
-			if (!close) {
-				p++; /* neither a selector nor a name */
-				continue;
-			}
-			step = xstrndup(p + 1, (size_t)(close - p - 1));
-			sel = step;
-			p = close + 1;
-		} else {
-			len = strcspn(p, ".[");
-			step = xstrndup(p, len);
-			p += len;
-		}
 
 		if (*filtered &&
 		    (sel || (strcmp(step, "#") && strcmp(step, "@type")))) {
@@ -539,12 +557,126 @@ static long parse_long(const char *s, const char *spec)
 	return v;
 }
 
+/* Write the document to 'path', with an indent of two. */
+static void write_doc(const char *path)
+{
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII |
+				JSON_ENCODE_ANY);
+	int fd;
+
+	if (!text)
+		die(1, "%s: cannot write the JSON", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0 || write_all(fd, text, strlen(text)) ||
+	    write_all(fd, "\n", 1) || close(fd))
+		die(1, "%s: %s", path, strerror(errno));
+	free(text);
+}
+
+/* The value at 'path', which must be one. A new reference. */
+static json_t *walk_one(const char *path)
+{
+	bool filtered;
+	json_t *v = walk(doc, path, &filtered), *one;
+
+	if (!v)
+		die(1, "%s: @keys leads to no value", path);
+	if (!filtered)
+		return v;
+	if (json_array_size(v) != 1)
+		die(1, "%s: %zu elements match", path, json_array_size(v));
+	one = json_incref(json_array_get(v, 0));
+	json_decref(v);
+	return one;
+}
+
+int cmd__json_edit(int argc, const char **argv)
+{
+	const char *file, *op, *path, *p, *start = NULL, *last_start = NULL;
+	char *prefix, *step = NULL, *last = NULL;
+	json_t *parent, *value = NULL;
+	bool is_sel = false, last_sel = false;
+	json_error_t jerr;
+
+	if (argc < 4 || (strcmp(argv[2], "delete") ? argc != 5 : argc != 4))
+		die(1, "usage: test-tool json-edit FILE (set|append) PATH JSON"
+		       " | FILE delete PATH");
+	file = argv[1];
+	op = argv[2];
+	path = argv[3];
+	load_doc(file);
+	if (argc == 5) {
+		value = json_loads(argv[4], JSON_DECODE_ANY | JSON_ALLOW_NUL,
+				   &jerr);
+		if (!value)
+			die(1, "'%s': %s", argv[4], jerr.text);
+	}
+	if (!strcmp(op, "append")) {
+		json_t *array = walk_one(path);
+
+		if (!json_is_array(array))
+			die(1, "%s: append to %s", path, kind(array));
+		json_array_append_new(array, value);
+		json_decref(array);
+		goto write;
+	}
+
+	/* the last step names what changes, in the value before it */
+	for (p = path; next_step(&p, &step, &is_sel, &start);) {
+		free(last);
+		last = step;
+		last_sel = is_sel;
+		last_start = start;
+	}
+	if (!last)
+		die(1, "'%s': no step to %s", path, op);
+	prefix = xstrndup(path, (size_t)(last_start - path));
+	parent = walk_one(prefix);
+
+	if (!strcmp(op, "set") && !last_sel && json_is_object(parent)) {
+		json_object_set_new(parent, last, value);
+	} else if (!strcmp(op, "set") && !last_sel && json_is_array(parent) &&
+		   all_digits(last) &&
+		   strtoull(last, NULL, 10) < json_array_size(parent)) {
+		json_array_set_new(parent, (size_t)strtoull(last, NULL, 10),
+				   value);
+	} else if (!strcmp(op, "delete") && !last_sel &&
+		   json_is_object(parent)) {
+		if (json_object_del(parent, last))
+			die(1, "%s: no member '%s'", path, last);
+	} else if (!strcmp(op, "delete") && !last_sel &&
+		   json_is_array(parent) && all_digits(last) &&
+		   strtoull(last, NULL, 10) < json_array_size(parent)) {
+		json_array_remove(parent, (size_t)strtoull(last, NULL, 10));
+	} else if (!strcmp(op, "delete") && last_sel &&
+		   json_is_array(parent)) {
+		size_t i = json_array_size(parent), gone = 0;
+
+		while (i--)
+			if (matches(json_array_get(parent, i), last, path)) {
+				json_array_remove(parent, i);
+				gone++;
+			}
+		if (!gone)
+			die(1, "%s: nothing matches", path);
+	} else {
+		die(1, "%s: cannot %s '%s' of %s", path, op, last,
+		    kind(parent));
+	}
+	json_decref(parent);
+	free(prefix);
+	free(last);
+write:
+	write_doc(file);
+	json_decref(doc);
+	return 0;
+}
+
 int cmd__set_ranges(int argc, const char **argv)
 {
 	const char *path;
 	json_t *ranges;
-	char *text;
-	int i, fd;
+	int i;
 
 	if (argc < 2)
 		die(1, "usage: test-tool set-ranges REGISTRY NAME:START-END...");
@@ -577,14 +709,7 @@ int cmd__set_ranges(int argc, const char **argv)
 		free(start);
 	}
 	json_object_set_new(doc, "ranges", ranges);
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	if (!text)
-		die(1, "%s: cannot write the JSON", path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-	if (fd < 0 || write_all(fd, text, strlen(text)) ||
-	    write_all(fd, "\n", 1) || close(fd))
-		die(1, "%s: %s", path, strerror(errno));
-	free(text);
+	write_doc(path);
 	json_decref(doc);
 	return 0;
 }

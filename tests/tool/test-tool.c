@@ -26,6 +26,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "can-bind", cmd__can_bind, "ADDR" },
 	{ "env-block", cmd__env_block, "outside|block|vars FILE" },
+	{ "json-edit", cmd__json_edit,
+	  "FILE set|append PATH JSON | FILE delete PATH" },
 	{ "json-get", cmd__json_get, "FILE PATH" },
 	{ "json-lines", cmd__json_lines, "FILE PATH KEY..." },
 	{ "listen", cmd__listen, "ADDR PORT PIDFILE" },

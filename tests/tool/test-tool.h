@@ -24,6 +24,7 @@
 
 int cmd__can_bind(int argc, const char **argv);
 int cmd__env_block(int argc, const char **argv);
+int cmd__json_edit(int argc, const char **argv);
 int cmd__json_get(int argc, const char **argv);
 int cmd__json_lines(int argc, const char **argv);
 int cmd__listen(int argc, const char **argv);
