@@ -433,7 +433,8 @@ static json_t *walk(json_t *cur, const char *path, bool *filtered)
 				buf_addstr(&out, i + 1 < nr ? "\n" : "");
 			}
 			buf_addstr(&out, "\n");
-			fwrite(out.buf, 1, out.len, stdout);
+			if (out.len)
+				fwrite(out.buf, 1, out.len, stdout);
 			buf_release(&out);
 			free(keys);
 			free(step);
@@ -490,7 +491,8 @@ int cmd__json_get(int argc, const char **argv)
 	}
 	add_text(&out, v);
 	buf_addstr(&out, "\n");
-	fwrite(out.buf, 1, out.len, stdout);
+	if (out.len)
+		fwrite(out.buf, 1, out.len, stdout);
 	buf_release(&out);
 	json_decref(v);
 	json_decref(doc);
@@ -537,7 +539,8 @@ int cmd__json_lines(int argc, const char **argv)
 		}
 		buf_addstr(&out, "\n");
 	}
-	fwrite(out.buf, 1, out.len, stdout);
+	if (out.len)
+		fwrite(out.buf, 1, out.len, stdout);
 	buf_release(&out);
 	free(names);
 	json_decref(v);
