@@ -25,6 +25,47 @@ env_repo() {
 	git -C "$1" worktree-ports allocate my-db -q
 }
 
+# check_ranges FILE: each range of 'status --all --json' output FILE has
+# the size of its span, counts the allocations in it, and its free_ports
+# are exactly the ports of the span that no allocation holds.
+check_ranges() {
+	local r
+	json_lines "$1" allocations range port >ports &&
+	for r in $(json_lines "$1" ranges name)
+	do
+		echo "$r $(json_get "$1" "ranges[name=$r].free_ports" | tr -d "[]" | tr , " ")" ||
+			return 1
+	done >free_ports &&
+	json_lines "$1" ranges name start end size allocated free >ranges &&
+	awk '
+	function bad(m) { print "check_ranges: " m; failed = 1 }
+	FILENAME == ARGV[1] { mine[$1, $2] = 1; nr[$1]++; next }
+	FILENAME == ARGV[2] {
+		for (i = 2; i < NF; i += 2)
+			for (p = $i; p <= $(i + 1); p++)
+				free[$1, p] = 1
+		next
+	}
+	{
+		r = $1; nfree = 0
+		if ($4 != $3 - $2 + 1)
+			bad(r ": size " $4)
+		if ($5 != nr[r] + 0)
+			bad(r ": allocated " $5 ", not " nr[r] + 0)
+		if ($5 + $6 != $4)
+			bad(r ": allocated + free != size")
+		for (p = $2; p <= $3; p++) {
+			if (((r, p) in free) == ((r, p) in mine))
+				bad(r ": port " p " is both free and allocated, or neither")
+			nfree += ((r, p) in free)
+		}
+		if (nfree != $6)
+			bad(r ": free " $6 ", free_ports hold " nfree)
+	}
+	END { exit failed }
+	' ports free_ports ranges
+}
+
 # help_ok COMMAND: 'git worktree-ports COMMAND -h' exits 129 and prints a
 # usage that names the command on stdout.
 help_ok() {
@@ -104,53 +145,38 @@ test_expect_success 'status --all shows every worktree, range and free ports' '
 test_expect_success 'status --all --json has the documented keys and counts' '
 	status_repo r5 14420 &&
 	git -C r5 worktree-ports status --all --json >out &&
-	python3 - out "$(cd r5 && pwd -P)/$R" <<-\EOF
-	import json, sys
-	j = json.load(open(sys.argv[1]))
-	bad = []
-	def need(obj, keys, where):
-	    for k in keys:
-	        if k not in obj:
-	            bad.append("%s: no %r" % (where, k))
-	need(j, ["registry", "worktree", "allocations", "ranges"], "top")
-	if j.get("registry") != sys.argv[2]:
-	    bad.append("registry is %r" % j.get("registry"))
-	if j.get("worktree") != ".main":
-	    bad.append("worktree is %r" % j.get("worktree"))
-	allocs = j.get("allocations", [])
-	if sorted(a.get("worktree") for a in allocs) != [".main", ".main", "r5-wt"]:
-	    bad.append("allocations: %r" % allocs)
-	for i, a in enumerate(allocs):
-	    need(a, ["port", "worktree", "path", "service", "range",
-	             "description", "allocated_at", "allocated_by",
-	             "process_id", "health_status"], "allocations[%d]" % i)
-	ranges = j.get("ranges", [])
-	if sorted(r.get("name") for r in ranges) != ["api", "web"]:
-	    bad.append("ranges: %r" % ranges)
-	for r in ranges:
-	    where = "range %s" % r.get("name")
-	    need(r, ["name", "start", "end", "description", "size",
-	             "allocated", "free", "free_ports"], where)
-	    if bad:
-	        break
-	    mine = {a["port"] for a in allocs if a["range"] == r["name"]}
-	    free = set()
-	    for a, b in r["free_ports"]:
-	        free |= set(range(a, b + 1))
-	    span = set(range(r["start"], r["end"] + 1))
-	    if r["size"] != len(span):
-	        bad.append("%s: size %d" % (where, r["size"]))
-	    if r["allocated"] != len(mine):
-	        bad.append("%s: allocated %d, not %d" % (where, r["allocated"],
-	                                                 len(mine)))
-	    if r["allocated"] + r["free"] != r["size"]:
-	        bad.append("%s: allocated + free != size" % where)
-	    if free != span - mine or r["free"] != len(free):
-	        bad.append("%s: free_ports %r" % (where, r["free_ports"]))
-	for b in bad:
-	    print(b)
-	sys.exit(1 if bad else 0)
-	EOF
+	for k in registry worktree allocations ranges
+	do
+		json_get out @keys | grep -qx "$k" || echo "top: no $k"
+	done >bad &&
+	test "$(json_get out registry)" = "$(cd r5 && pwd -P)/$R" &&
+	test "$(json_get out worktree)" = .main &&
+	json_lines out allocations worktree | LC_ALL=C sort >actual &&
+	printf "%s\n" .main .main r5-wt >expect &&
+	test_cmp expect actual &&
+	n=$(json_get out allocations.#) &&
+	for i in $(seq 0 $((n - 1)))
+	do
+		json_get out allocations.$i.@keys >keys &&
+		for k in port worktree path service range description \
+			allocated_at allocated_by process_id health_status
+		do
+			grep -qx "$k" keys || echo "allocations[$i]: no $k"
+		done || return 1
+	done >>bad &&
+	json_lines out ranges name | LC_ALL=C sort >actual &&
+	printf "%s\n" api web >expect &&
+	test_cmp expect actual &&
+	for r in api web
+	do
+		json_get out "ranges[name=$r].@keys" >keys &&
+		for k in name start end description size allocated free free_ports
+		do
+			grep -qx "$k" keys || echo "range $r: no $k"
+		done || return 1
+	done >>bad &&
+	test_must_be_empty bad &&
+	check_ranges out
 '
 
 test_expect_success 'env --format dotenv prints PORT_ lines' '
