@@ -99,12 +99,13 @@ done
 # run_one INDEX TEST: run TEST with its output in INDEX.out, then write
 # its exit status to INDEX.rc and its time in ms to INDEX.ms.
 run_one() {
-	local idx=$1 t=$2 start rc
-	start=$(date +%s%N)
+	local idx=$1 t=$2 start rc cmd=("$2")
 	case "$t" in
-	*.sh) timeout -k 10 "$timeout_s" bash "$t" ;;
-	*) timeout -k 10 "$timeout_s" "$t" ;;
-	esac </dev/null >"$dir/$idx.out" 2>&1 &
+	*.sh) cmd=(bash "$t") ;;
+	esac
+	start=$(date +%s%N)
+	# a simple command, so that $! is the pid of timeout(1) itself
+	timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$dir/$idx.out" 2>&1 &
 	echo $! >"$dir/$idx.pid"
 	wait $!
 	rc=$?
