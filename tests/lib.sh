@@ -150,6 +150,21 @@ say() {
 	printf '%s\n' "$*"
 }
 
+# test_run_ BODY: evaluate BODY in a subshell, then the commands it gave
+# test_when_finished, also when BODY ends with 'return' or 'exit'; the
+# status is BODY's.
+test_eval_() {
+	eval "$1"
+}
+
+test_run_() {
+	(
+		test_cleanup=:
+		trap 'rc=$?; trap - EXIT; eval "$test_cleanup"; exit $rc' EXIT
+		test_eval_ "$1"
+	)
+}
+
 # Run 'title' 'body'; with three arguments the first is a prerequisite
 # name, tested by test_have_prereq.
 test_expect_success() {
@@ -167,13 +182,7 @@ test_expect_success() {
 		return 0
 	fi
 	if test "$TEST_CHAIN_LINT" != 0; then
-		(
-			test_cleanup=:
-			eval "(exit 117) && $body"
-			rc=$?
-			eval "$test_cleanup"
-			exit $rc
-		) </dev/null >"$TRASH/.out" 2>&1
+		test_run_ "(exit 117) && $body" </dev/null >"$TRASH/.out" 2>&1
 		rc=$?
 		if test $rc != 117; then
 			test_failures=$((test_failures + 1))
@@ -183,13 +192,7 @@ test_expect_success() {
 			return 0
 		fi
 	fi
-	(
-		test_cleanup=:
-		eval "$body"
-		rc=$?
-		eval "$test_cleanup"
-		exit $rc
-	) </dev/null >"$TRASH/.out" 2>&1
+	test_run_ "$body" </dev/null >"$TRASH/.out" 2>&1
 	rc=$?
 	if test $rc = 0; then
 		say "ok $test_count - $title"
