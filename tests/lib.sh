@@ -252,6 +252,19 @@ test_must_fail() {
 	return 0
 }
 
+# test_might_fail COMMAND...: succeed whether the command succeeds or
+# fails cleanly; a crash (a signal, or a sanitizer's abort) and "command
+# not found" still fail.
+test_might_fail() {
+	"$@"
+	local rc=$?
+	if test $rc -gt 125; then
+		echo "test_might_fail: command died ($rc): $*" >&2
+		return 1
+	fi
+	return 0
+}
+
 # test_expect_code N command...: succeed if it exits with exactly N.
 test_expect_code() {
 	local want=$1 rc
