@@ -282,12 +282,20 @@ test_cmp() {
 }
 
 # A repository NAME with one commit and a registry (init --no-hooks).
+# The first one is made with git and the tool in $TRASH/.new-repo, and
+# each one is a copy of it (cp -a): the same repository and registry,
+# which name no path of their own, for a tenth of the processes.
 new_repo() {
-	git init -q "$1" &&
-	echo "hello" >"$1/README" &&
-	git -C "$1" add README &&
-	git -C "$1" commit -q -m initial &&
-	git -C "$1" worktree-ports init --no-hooks >/dev/null
+	local tmpl=$TRASH/.new-repo
+	if ! test -d "$tmpl"; then
+		git init -q "$tmpl.tmp" &&
+		echo "hello" >"$tmpl.tmp/README" &&
+		git -C "$tmpl.tmp" add README &&
+		git -C "$tmpl.tmp" commit -q -m initial &&
+		git -C "$tmpl.tmp" worktree-ports init --no-hooks >/dev/null &&
+		mv "$tmpl.tmp" "$tmpl" || return 1
+	fi
+	cp -a "$tmpl" "$1"
 }
 
 # in_blocks FIRST LAST BLOCK...: the ports FIRST to LAST lie in one of
