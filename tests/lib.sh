@@ -237,32 +237,43 @@ test_have_prereq() {
 	esac
 }
 
-# Succeed if the command fails cleanly: exit 1-125, not a crash (a signal,
-# or a sanitizer's abort) and not "command not found".
+# test_died_ RC NAME COMMAND...: if the exit status RC is no clean one,
+# say why and succeed: 126 (not run), 127 (not found), or 130-192 (a
+# signal, a sanitizer's abort among them). As in git, 128 (git's die)
+# and 129 (a usage error) are clean.
+test_died_() {
+	local rc=$1 name=$2
+	shift 2
+	case $rc in
+	126 | 127)
+		echo "$name: command could not run ($rc): $*" >&2
+		;;
+	13[0-9] | 1[4-8][0-9] | 19[0-2])
+		echo "$name: command died of signal $((rc - 128)): $*" >&2
+		;;
+	*)
+		return 1
+		;;
+	esac
+}
+
+# test_must_fail COMMAND...: succeed if the command fails cleanly: not a
+# crash, and not "command not found" (test_died_).
 test_must_fail() {
 	"$@"
 	local rc=$?
 	if test $rc = 0; then
 		echo "test_must_fail: command succeeded: $*" >&2
 		return 1
-	elif test $rc -gt 125; then
-		echo "test_must_fail: command died ($rc): $*" >&2
-		return 1
 	fi
-	return 0
+	! test_died_ $rc test_must_fail "$@"
 }
 
 # test_might_fail COMMAND...: succeed whether the command succeeds or
-# fails cleanly; a crash (a signal, or a sanitizer's abort) and "command
-# not found" still fail.
+# fails cleanly; a crash and "command not found" still fail.
 test_might_fail() {
 	"$@"
-	local rc=$?
-	if test $rc -gt 125; then
-		echo "test_might_fail: command died ($rc): $*" >&2
-		return 1
-	fi
-	return 0
+	! test_died_ $? test_might_fail "$@"
 }
 
 # test_expect_code N command...: succeed if it exits with exactly N.
