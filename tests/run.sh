@@ -36,25 +36,30 @@ esac
 # Longest first, by name without the directory and the '.sh' (measured
 # on the 2-core machine); the short programs, not listed, follow.
 LONGEST='
-t0007-kill-safety
+t0010-crash-points
 t0203-hostile-config
 t0006-concurrency
 t0401-health
 t0202-env-preserve
 t0201-sync-hook
 t0402-wait-log
-t0004-release
-t0001-allocate
+t0007-kill-safety
 t0101-hooks
 t0204-consumers
+t0004-release
+t0001-allocate
 t0303-repair
+t0008-status-env
 t0003-registry
 t0302-check
-t0008-status-env
+t0012-usage
 t0301-who
+t0011-discovery
 t0002-ports-in-use
 t0005-hosts
+layering
 test-wt
+t0009-escaping
 test-registry-scan
 '
 
