@@ -1,7 +1,8 @@
 # git-worktree-ports
 #
 #   make                 build ./build/git-worktree-ports
-#   make check           unit and integration tests; ends "N passed, N failed"
+#   make check           unit and integration tests, TEST_JOBS at once; ends
+#                        with the wall time and "N passed, N failed"
 #   make check SANITIZE=1  the same under ASan + UBSan (objects in build/san)
 #   make install         PREFIX (/usr/local) and DESTDIR are honoured
 #   make deps            install the Debian packages the build and tests need
@@ -64,6 +65,13 @@ LIBA = $(BUILD)/libwtp.a
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEGRATION = $(wildcard tests/t/t[0-9]*.sh)
+# the integration tests' helper program (tests/tool/test-tool.h)
+TEST_TOOL = $(BUILD)/tests/test-tool
+TEST_TOOL_SRC = $(wildcard tests/tool/*.c)
+TEST_TOOL_OBJ = $(TEST_TOOL_SRC:tests/tool/%.c=$(BUILD)/tests/tool/%.o)
+# tests/run.sh: TEST_JOBS scripts and programs at once (its default if
+# empty), and the label of the wall time it prints
+TEST_RUN = BUILD_DIR='$(abspath $(BUILD))' TEST_JOBS='$(TEST_JOBS)' sh tests/run.sh
 
 all: $(PROG)
 
@@ -121,6 +129,15 @@ $(PROG): $(PROG_OBJ) $(LIBA)
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS)
 
+$(BUILD)/tests/tool/%.o: tests/tool/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(TEST_TOOL): $(TEST_TOOL_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
+
+test-tool: $(TEST_TOOL)
+
 # a tool for tests/bench.sh: time registry_load() alone
 $(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
 	@mkdir -p $(@D)
@@ -128,8 +145,8 @@ $(BUILD)/tests/registry-load-bench: tests/registry-load-bench.c $(LIBA)
 
 unit: $(UNIT_BIN)
 
-check: $(PROG) $(UNIT_BIN)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN) tests/layering.sh $(INTEGRATION)
+check: $(PROG) $(UNIT_BIN) $(TEST_TOOL)
+	@RUN_LABEL='make check' $(TEST_RUN) $(UNIT_BIN) tests/layering.sh $(INTEGRATION)
 
 # every unit test under valgrind: no invalid access, no definite leak
 check-valgrind: $(UNIT_BIN)
@@ -141,12 +158,12 @@ check-valgrind: $(UNIT_BIN)
 	done; echo "valgrind: $$n passed, 0 failed"
 
 check-unit: $(UNIT_BIN)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(UNIT_BIN)
+	@RUN_LABEL='make check-unit' $(TEST_RUN) $(UNIT_BIN)
 
-check-integration: $(PROG)
-	@BUILD_DIR='$(abspath $(BUILD))' sh tests/run.sh $(INTEGRATION)
+check-integration: $(PROG) $(TEST_TOOL)
+	@RUN_LABEL='make check-integration' $(TEST_RUN) $(INTEGRATION)
 
-bench: $(PROG)
+bench: $(PROG) $(TEST_TOOL)
 	@BUILD_DIR='$(abspath $(BUILD))' sh tests/bench.sh
 
 install: $(PROG)
@@ -181,7 +198,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
+.PHONY: all unit test-tool check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TEST_TOOL_OBJ:.o=.d)

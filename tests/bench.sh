@@ -8,7 +8,7 @@
 # Sections a-e: allocate and status. f: 'git worktree add' with the hook
 # against the same without it. g: status --health-check, as a ratio to
 # its timeout. h: 'who PORT' against 'ss' on a machine with 2,000 open
-# sockets. Servers for g and h are helpers/servers.py processes, stopped
+# sockets. Servers for g and h are 'test-tool servers' processes, stopped
 # by pid (also when the bench is interrupted).
 #
 # Every timing comes from hyperfine, with 'git worktree list --porcelain'
@@ -42,6 +42,8 @@ progress() {
 
 test -x "$BUILD_DIR/git-worktree-ports" ||
 	die "no $BUILD_DIR/git-worktree-ports: run make first"
+TEST_TOOL=$BUILD_DIR/tests/test-tool
+test -x "$TEST_TOOL" || die "no $TEST_TOOL: run make test-tool first"
 for tool in hyperfine python3 git cc pkg-config; do
 	command -v $tool >/dev/null 2>&1 ||
 		die "$tool is missing (make deps installs it)"
@@ -334,7 +336,7 @@ echo hello >"$A/main/README" &&
 git -C "$A/main" add README &&
 git -C "$A/main" commit -q -m initial &&
 git -C "$A/main" worktree-ports init --no-hooks >/dev/null &&
-python3 "$SRC_DIR/tests/helpers/set-ranges.py" \
+"$TEST_TOOL" set-ranges \
 	"$A/main/design/worktrees/ports.json" web:44000-44999 \
 	api:45000-45999 || die "cannot set up $A/main"
 for i in 01 02 03 04 05 06 07 08 09 10; do
@@ -560,15 +562,14 @@ report rss "git-worktree-ports status --all --json, 10,000" \
 
 # --- servers for g and h ----------------------------------------------------
 
-# start_servers PIDFILE SPEC...: helpers/servers.py SPEC... in the
+# start_servers PIDFILE SPEC...: 'test-tool servers SPEC...' in the
 # background; returns once it listens (it writes its pid to PIDFILE then).
 # Its pid is also kept in servers.pids, for cleanup to stop it.
 start_servers() {
 	pidfile=$1
 	shift
 	rm -f "$pidfile"
-	python3 "$SRC_DIR/tests/helpers/servers.py" --pidfile "$pidfile" "$@" \
-		2>>"$LOG" &
+	"$TEST_TOOL" servers --pidfile "$pidfile" "$@" 2>>"$LOG" &
 	echo $! >>"$TMP/servers.pids"
 	tries=0
 	until test -s "$pidfile"; do
@@ -613,7 +614,7 @@ EOF
 	test "$(git -C "$1/main" ls-files | wc -l)" = "$2" &&
 	git -C "$1/main" worktree-ports init >/dev/null &&
 	test -x "$1/main/.git/hooks/post-checkout" &&
-	python3 "$SRC_DIR/tests/helpers/set-ranges.py" \
+	"$TEST_TOOL" set-ranges \
 		"$1/main/design/worktrees/ports.json" "web:$3-$(($3 + 99))" \
 		"api:$(($3 + 100))-$(($3 + 199))" \
 		"database:$(($3 + 200))-$(($3 + 299))"

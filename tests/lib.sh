@@ -13,6 +13,72 @@
 # and XDG_STATE_HOME, so the per-user list of registries is its own. The
 # directory is removed when every test passed and kept (its path printed)
 # otherwise. Each test body runs in a subshell, so 'cd' stays inside it.
+#
+# Chain lint: before a body runs, it is evaluated once as
+# '(exit 117) && BODY'. A body that is one && chain does nothing then and
+# gives 117; anything else means a command whose failure the chain would
+# not see (a missing '&&'), and the test fails as a broken &&-chain
+# without running. TEST_CHAIN_LINT=0 turns the lint off, and every script
+# then says so in its output.
+#
+# Ports: each script has a block of its own (the table below), so that
+# scripts can run at once (tests/run.sh runs them in parallel). Every
+# port a script binds, and every range it gives a registry, lies in its
+# block; set_ranges, start_listener and start_servers check that and fail
+# the test otherwise. All blocks are below 32768 (out of the ephemeral
+# range, so no outgoing connection holds a test port by chance) and out
+# of the default ranges that 'init' writes (3000-3099, 5432-5439,
+# 5555-5564, 6379-6389, 8080-8099, 9000-9099, 10000-11000): scripts that
+# keep those ranges allocate in them, so no test ever listens there.
+#
+#	script	block		also, for ranges only (never a listener)
+#	t0001	11001-11299
+#	t0002	11300-11499	10080-10081 (10080: a port browsers refuse)
+#	t0003	11500-11699
+#	t0004	11700-11999
+#	t0005	12000-12199
+#	t0006	13000-13399
+#	t0007	12400-12999
+#	t0008	14000-14999
+#	t0009	29000-29999
+#	t0010	26000-26999
+#	t0011	28000-28999
+#	t0012	27000-27999
+#	t0101	none: the default ranges, and no listener
+#	t0201	16000-16999
+#	t0202	17000-18799
+#	t0203	18800-19299
+#	t0204	19300-19999
+#	t0301	23000-23299
+#	t0302	23300-23599	10075-10085 (around 10080)
+#	t0303	23600-23999
+#	t0401	24000-24999
+#	t0402	25000-25999
+#	free	15000-15999, 20000-22999, 30000-32767
+TEST_PORT_BLOCKS='
+t0001 11001-11299
+t0002 11300-11499 10080-10081
+t0003 11500-11699
+t0004 11700-11999
+t0005 12000-12199
+t0006 13000-13399
+t0007 12400-12999
+t0008 14000-14999
+t0009 29000-29999
+t0010 26000-26999
+t0011 28000-28999
+t0012 27000-27999
+t0101 -
+t0201 16000-16999
+t0202 17000-18799
+t0203 18800-19299
+t0204 19300-19999
+t0301 23000-23299
+t0302 23300-23599 10075-10085
+t0303 23600-23999
+t0401 24000-24999
+t0402 25000-25999
+'
 
 set -u
 
@@ -23,9 +89,36 @@ if ! test -x "$BUILD_DIR/git-worktree-ports"; then
 	echo "error: no $BUILD_DIR/git-worktree-ports: run make first" >&2
 	exit 1
 fi
+TEST_TOOL=$BUILD_DIR/tests/test-tool
+if ! test -x "$TEST_TOOL"; then
+	echo "error: no $TEST_TOOL: run make test-tool first" >&2
+	exit 1
+fi
 PATH=$BUILD_DIR:$PATH
-HELPERS=$SRC_DIR/tests/helpers
-export PATH HELPERS SRC_DIR BUILD_DIR
+export PATH TEST_TOOL SRC_DIR BUILD_DIR
+
+TEST_CHAIN_LINT=${TEST_CHAIN_LINT:-1}
+
+# This script's port block, from TEST_PORT_BLOCKS: TEST_PORTS (the
+# block, FIRST-LAST, or "-" for none) and TEST_RANGE_PORTS (the block
+# and the extra ranges).
+TEST_PORTS=
+TEST_RANGE_PORTS=
+test_script=$(basename "$0")
+while read -r name block extra; do
+	case "$test_script" in
+	"$name"-*)
+		TEST_PORTS=$block
+		TEST_RANGE_PORTS="$block $extra"
+		;;
+	esac
+done <<EOF
+$TEST_PORT_BLOCKS
+EOF
+if test -z "$TEST_PORTS"; then
+	echo "error: $test_script has no port block: add it to TEST_PORT_BLOCKS in tests/lib.sh" >&2
+	exit 1
+fi
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/wtp-test.XXXXXX")
 mkdir -p "$TRASH/home" "$TRASH/state"
@@ -57,6 +150,21 @@ say() {
 	printf '%s\n' "$*"
 }
 
+# test_run_ BODY: evaluate BODY in a subshell, then the commands it gave
+# test_when_finished, also when BODY ends with 'return' or 'exit'; the
+# status is BODY's.
+test_eval_() {
+	eval "$1"
+}
+
+test_run_() {
+	(
+		test_cleanup=:
+		trap 'rc=$?; trap - EXIT; eval "$test_cleanup"; exit $rc' EXIT
+		test_eval_ "$1"
+	)
+}
+
 # Run 'title' 'body'; with three arguments the first is a prerequisite
 # name, tested by test_have_prereq.
 test_expect_success() {
@@ -73,13 +181,18 @@ test_expect_success() {
 		say "ok $test_count # skip $title (missing $prereq)"
 		return 0
 	fi
-	(
-		test_cleanup=:
-		eval "$body"
+	if test "$TEST_CHAIN_LINT" != 0; then
+		test_run_ "(exit 117) && $body" </dev/null >"$TRASH/.out" 2>&1
 		rc=$?
-		eval "$test_cleanup"
-		exit $rc
-	) </dev/null >"$TRASH/.out" 2>&1
+		if test $rc != 117; then
+			test_failures=$((test_failures + 1))
+			say "not ok $test_count - $title"
+			say "# broken &&-chain (the lint gave $rc, not 117): a command in it is not followed by &&"
+			say "#	$body" | sed 's/^/#/'
+			return 0
+		fi
+	fi
+	test_run_ "$body" </dev/null >"$TRASH/.out" 2>&1
 	rc=$?
 	if test $rc = 0; then
 		say "ok $test_count - $title"
@@ -104,7 +217,7 @@ test_when_finished() {
 test_have_prereq() {
 	case "$1" in
 	IPV6)
-		python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null
+		"$TEST_TOOL" can-bind ::1
 		;;
 	COMPOSE)
 		command -v docker-compose >/dev/null 2>&1
@@ -124,19 +237,43 @@ test_have_prereq() {
 	esac
 }
 
-# Succeed if the command fails cleanly: exit 1-125, not a crash (a signal,
-# or a sanitizer's abort) and not "command not found".
+# test_died_ RC NAME COMMAND...: if the exit status RC is no clean one,
+# say why and succeed: 126 (not run), 127 (not found), or 130-192 (a
+# signal, a sanitizer's abort among them). As in git, 128 (git's die)
+# and 129 (a usage error) are clean.
+test_died_() {
+	local rc=$1 name=$2
+	shift 2
+	case $rc in
+	126 | 127)
+		echo "$name: command could not run ($rc): $*" >&2
+		;;
+	13[0-9] | 1[4-8][0-9] | 19[0-2])
+		echo "$name: command died of signal $((rc - 128)): $*" >&2
+		;;
+	*)
+		return 1
+		;;
+	esac
+}
+
+# test_must_fail COMMAND...: succeed if the command fails cleanly: not a
+# crash, and not "command not found" (test_died_).
 test_must_fail() {
 	"$@"
 	local rc=$?
 	if test $rc = 0; then
 		echo "test_must_fail: command succeeded: $*" >&2
 		return 1
-	elif test $rc -gt 125; then
-		echo "test_must_fail: command died ($rc): $*" >&2
-		return 1
 	fi
-	return 0
+	! test_died_ $rc test_must_fail "$@"
+}
+
+# test_might_fail COMMAND...: succeed whether the command succeeds or
+# fails cleanly; a crash and "command not found" still fail.
+test_might_fail() {
+	"$@"
+	! test_died_ $? test_might_fail "$@"
 }
 
 # test_expect_code N command...: succeed if it exits with exactly N.
@@ -156,38 +293,109 @@ test_cmp() {
 }
 
 # A repository NAME with one commit and a registry (init --no-hooks).
+# The first one is made with git and the tool in $TRASH/.new-repo, and
+# each one is a copy of it (cp -a): the same repository and registry,
+# which name no path of their own, for a tenth of the processes.
 new_repo() {
-	git init -q "$1" &&
-	echo "hello" >"$1/README" &&
-	git -C "$1" add README &&
-	git -C "$1" commit -q -m initial &&
-	git -C "$1" worktree-ports init --no-hooks >/dev/null
+	local tmpl=$TRASH/.new-repo
+	if ! test -d "$tmpl"; then
+		git init -q "$tmpl.tmp" &&
+		echo "hello" >"$tmpl.tmp/README" &&
+		git -C "$tmpl.tmp" add README &&
+		git -C "$tmpl.tmp" commit -q -m initial &&
+		git -C "$tmpl.tmp" worktree-ports init --no-hooks >/dev/null &&
+		mv "$tmpl.tmp" "$tmpl" || return 1
+	fi
+	cp -a "$tmpl" "$1"
+}
+
+# in_blocks FIRST LAST BLOCK...: the ports FIRST to LAST lie in one of
+# the BLOCKs (each FIRST-LAST).
+in_blocks() {
+	local first=$1 last=$2 block
+	shift 2
+	for block; do
+		case "$block" in
+		*-*)
+			if test "$first" -ge "${block%-*}" &&
+			   test "$last" -le "${block#*-}"; then
+				return 0
+			fi
+			;;
+		esac
+	done
+	return 1
+}
+
+# check_ports WHAT PORTS...: each of PORTS (a port, FIRST-LAST, or a
+# comma-separated list of those) lies in this script's block, or, for
+# WHAT 'range', in its extra ranges; else say so and fail.
+check_ports() {
+	local what=$1 blocks list part port
+	shift
+	if test "$what" = range; then
+		blocks=$TEST_RANGE_PORTS
+	else
+		blocks=$TEST_PORTS
+	fi
+	for list; do
+		for part in ${list//,/ }; do
+			case "$part" in
+			[0-9]*-[0-9]* | [0-9]*)
+				;;
+			*)
+				echo "error: ${SQ}$part${SQ} is not a port or FIRST-LAST" >&2
+				return 1
+				;;
+			esac
+			# shellcheck disable=SC2086
+			if ! in_blocks "${part%-*}" "${part#*-}" $blocks; then
+				echo "error: ports $part ($what) are outside the port block of $test_script ($blocks): see TEST_PORT_BLOCKS in tests/lib.sh" >&2
+				return 1
+			fi
+		done
+	done
 }
 
 # Replace the ranges of repository NAME's registry: set_ranges NAME
-# 'web:20100-20109' 'api:20200-20209' ... (below 32768, out of the
-# ephemeral range, so that outgoing connections never hold a test port)
+# 'web:11100-11109' 'api:11110-11119' ..., each inside the script's port
+# block.
 set_ranges() {
-	local repo=$1
+	local repo=$1 spec
 	shift
-	python3 "$HELPERS/set-ranges.py" "$repo/design/worktrees/ports.json" "$@"
+	for spec; do
+		check_ports range "${spec#*:}" || return 1
+	done
+	"$TEST_TOOL" set-ranges "$repo/design/worktrees/ports.json" "$@"
 }
 
-# Start a TCP listener on ADDR PORT in the background; its pid goes to
-# the file PIDFILE once it listens. Stop it with: kill "$(cat PIDFILE)".
-start_listener() {
-	local addr=$1 port=$2 pidfile=$3
-	rm -f "$pidfile"
-	python3 "$HELPERS/listen.py" "$addr" "$port" "$pidfile" &
+# wait_pidfile PIDFILE PID WHAT: wait until PIDFILE is written, while
+# process PID lives; fail once it has died, or after 20 s.
+wait_pidfile() {
 	local i=0
-	while ! test -s "$pidfile"; do
+	while ! test -s "$1"; do
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "$3 did not start" >&2
+			return 1
+		fi
 		i=$((i + 1))
-		if test $i -gt 200; then
-			echo "listener on $addr:$port did not start" >&2
+		if test $i -gt 400; then
+			kill "$2"
+			echo "$3 did not start in 20 s" >&2
 			return 1
 		fi
 		sleep 0.05
 	done
+}
+
+# Start a TCP listener on ADDR PORT in the background; its pid goes to
+# the file PIDFILE once it listens. Stop it with stop_pid PIDFILE.
+start_listener() {
+	local addr=$1 port=$2 pidfile=$3
+	check_ports listener "$port" || return 1
+	rm -f "$pidfile"
+	"$TEST_TOOL" listen "$addr" "$port" "$pidfile" &
+	wait_pidfile "$pidfile" $! "listener on $addr:$port"
 }
 
 stop_pid() {
@@ -225,13 +433,36 @@ test_line_count() {
 }
 
 # json_get FILE PATH: one value of a JSON file ('-': stdin); see
-# helpers/json-get.py for PATH ("allocations[service=web].port").
+# tests/tool/json.c for PATH ("allocations[service=web].port").
 json_get() {
-	python3 "$HELPERS/json-get.py" "$@"
+	"$TEST_TOOL" json-get "$@"
+}
+
+# json_lines FILE PATH KEY...: for each element of the array at PATH (or
+# member of the object, KEY @name its name), the text of its members
+# KEY... on a line (tests/tool/json.c).
+json_lines() {
+	"$TEST_TOOL" json-lines "$@"
+}
+
+# json_edit FILE set PATH JSON, json_edit FILE append PATH JSON,
+# json_edit FILE delete PATH: change a JSON file as a hand edit would
+# (tests/tool/json.c).
+json_edit() {
+	"$TEST_TOOL" json-edit "$@"
+}
+
+# env_block outside|block|vars FILE: the parts of an env file around and
+# in its git-worktree-ports block (tests/tool/env-block.c).
+env_block() {
+	"$TEST_TOOL" env-block "$@"
 }
 
 test_done() {
 	local passed=$((test_count - test_failures - test_skipped))
+	if test "$TEST_CHAIN_LINT" = 0; then
+		say "# chain lint off (TEST_CHAIN_LINT=0): broken &&-chains go unseen"
+	fi
 	say "# result: $passed passed, $test_failures failed"
 	if test $test_failures = 0; then
 		cd / && rm -rf "$TRASH"
@@ -241,30 +472,23 @@ test_done() {
 	exit 1
 }
 
-# start_servers PIDFILE SPEC...: run helpers/servers.py with SPECs
+# start_servers PIDFILE SPEC...: run 'test-tool servers' with SPECs
 # (KIND:PORTS with KIND ok, error, hang, slow, garbage or listen, or
-# pairs:N) in the background and wait until it writes its pid to
-# PIDFILE, which it does once every socket listens. Stop it with
-# stop_pid PIDFILE, from test_when_finished.
+# pairs:N; tests/tool/servers.c) in the background and wait until it
+# writes its pid to PIDFILE, which it does once every socket listens.
+# Stop it with stop_pid PIDFILE, from test_when_finished.
 start_servers() {
-	local pidfile=$1 pid i=0
+	local pidfile=$1 spec
 	shift
-	rm -f "$pidfile"
-	python3 "$HELPERS/servers.py" --pidfile "$pidfile" "$@" &
-	pid=$!
-	while ! test -s "$pidfile"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "servers $* did not start" >&2
-			return 1
-		fi
-		i=$((i + 1))
-		if test $i -gt 400; then
-			kill "$pid"
-			echo "servers $* did not start in 20 s" >&2
-			return 1
-		fi
-		sleep 0.05
+	for spec; do
+		case "$spec" in
+		pairs:*) ;;
+		*) check_ports server "${spec#*:}" || return 1 ;;
+		esac
 	done
+	rm -f "$pidfile"
+	"$TEST_TOOL" servers --pidfile "$pidfile" "$@" &
+	wait_pidfile "$pidfile" $! "servers $*"
 }
 
 # now_ms: the time in milliseconds, for measuring a command.

@@ -9,15 +9,14 @@ R=design/worktrees/ports.json
 # fnv_port WORKTREE SERVICE START END: the port a linked worktree prefers,
 # start + fnv1a32(worktree NUL service) mod size, as alloc.h pins it.
 fnv_port() {
-	python3 - "$@" <<-\EOF
-	import sys
-	wt, svc = sys.argv[1].encode(), sys.argv[2].encode()
-	start, end = int(sys.argv[3]), int(sys.argv[4])
-	h = 2166136261
-	for b in wt + b"\0" + svc:
-	    h = ((h ^ b) * 16777619) & 0xffffffff
-	print(start + h % (end - start + 1))
-	EOF
+	local LC_ALL=C h=2166136261 i c bytes
+	bytes="$1 $2" # the space stands for the NUL
+	for ((i = 0; i < ${#bytes}; i++)); do
+		printf -v c '%d' "'${bytes:i:1}"
+		test $i = ${#1} && c=0
+		h=$((((h ^ c) * 16777619) & 0xffffffff))
+	done
+	echo $(($3 + h % ($4 - $3 + 1)))
 }
 
 # plain_repo NAME: a repository with one commit and no registry.
@@ -306,8 +305,8 @@ test_expect_success 'a bare repository keeps the registry in its common dir' '
 	git -C r19-wt worktree-ports init --no-hooks &&
 	test -f r19.git/worktree-ports/ports.json &&
 	! test -e r19-wt/design &&
-	python3 "$HELPERS/set-ranges.py" r19.git/worktree-ports/ports.json \
-		"web:11000-11009" &&
+	"$TEST_TOOL" set-ranges r19.git/worktree-ports/ports.json \
+		"web:11050-11059" &&
 	git -C r19-wt worktree-ports allocate web -q >port &&
 	json_get r19.git/worktree-ports/ports.json \
 		"allocations[worktree=r19-wt,service=web].port" >actual &&

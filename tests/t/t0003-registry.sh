@@ -368,7 +368,7 @@ test_expect_success 'a repository without a registry gets exit 7 and no stray fi
 '
 
 test_expect_success 'a directory that cannot be synced after the rename is a warning' '
-	command -v strace >/dev/null || { echo "strace is needed (make deps)"; false; } &&
+	{ command -v strace >/dev/null || { echo "strace is needed (make deps)"; false; }; } &&
 	new_repo rsync &&
 	set_ranges rsync "web:11690-11699" "api:11690-11699" "db:11690-11699" &&
 	git -C rsync worktree-ports allocate web -q >/dev/null &&

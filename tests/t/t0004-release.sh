@@ -328,11 +328,7 @@ test_expect_success 'dropping some worktrees keeps the others exactly' '
 	echo 2 >expect &&
 	test_cmp expect actual &&
 	printf "%s\n" .main r17-a r17-a r17-c r17-c >expect &&
-	python3 -c "
-import json, sys
-reg = json.load(open(sys.argv[1]))
-print(*sorted(a[\"worktree\"] for a in reg[\"allocations\"]), sep=\"\n\")
-" r17/$R >actual &&
+	json_lines r17/$R allocations worktree | LC_ALL=C sort >actual &&
 	test_cmp expect actual
 '
 

@@ -12,52 +12,43 @@ REG=r/design/worktrees/ports.json
 # its service, every (worktree, service) once, each with the path of its
 # worktree, and metadata.total_allocations equal to the count.
 check_registry() {
-	python3 - "$REG" "$1" "$TRASH" <<-'EOF'
-	import json, os, sys
-	reg_path, expect_path, trash = sys.argv[1:4]
-	with open(reg_path) as f:
-	    reg = json.load(f)
-	problems = []
-	allocs = reg["allocations"]
-	ranges = reg["ranges"]
-	ports = [a["port"] for a in allocs]
-	if len(set(ports)) != len(ports):
-	    problems.append("duplicate ports: %s" % sorted(
-	        p for p in set(ports) if ports.count(p) > 1))
-	pairs = [(a["worktree"], a["service"]) for a in allocs]
-	if len(set(pairs)) != len(pairs):
-	    problems.append("duplicate (worktree, service): %s" % sorted(
-	        p for p in set(pairs) if pairs.count(p) > 1))
-	for a in allocs:
-	    r = ranges.get(a["service"])
-	    if not r or not r["start"] <= a["port"] <= r["end"]:
-	        problems.append("port %d of %s outside its range" %
-	                        (a["port"], a["service"]))
-	    want = os.path.realpath(os.path.join(trash, a["worktree"]))
-	    if os.path.realpath(a.get("path") or "") != want:
-	        problems.append("path of %s is %r" % (a["worktree"], a.get("path")))
-	expect = {}
-	with open(expect_path) as f:
-	    for line in f:
-	        wt, svc, port = line.split()
-	        expect[(wt, svc)] = port
-	have = {(a["worktree"], a["service"]): a["port"] for a in allocs}
-	for k in sorted(set(expect) - set(have)):
-	    problems.append("lost: %s %s" % k)
-	for k in sorted(set(have) - set(expect)):
-	    problems.append("unexpected: %s %s port %d" % (k + (have[k],)))
-	for k in sorted(set(expect) & set(have)):
-	    if expect[k] != "-" and int(expect[k]) != have[k]:
-	        problems.append("%s %s: printed %s, registry has %d" %
-	                        (k + (expect[k], have[k])))
-	total = reg["metadata"]["total_allocations"]
-	if total != len(allocs):
-	    problems.append("metadata.total_allocations is %r, not %d" %
-	                    (total, len(allocs)))
-	for p in problems:
-	    print("check_registry:", p, file=sys.stderr)
-	sys.exit(1 if problems else 0)
-	EOF
+	local total
+	json_lines "$REG" allocations worktree service port path >have &&
+	total=$(json_get "$REG" metadata.total_allocations) &&
+	json_lines "$REG" ranges @name start end >ranges &&
+	awk -v trash="$(cd "$TRASH" && pwd -P)" -v total="$total" '
+	function problem(p) { print "check_registry: " p >"/dev/stderr"; bad = 1 }
+	FILENAME == ARGV[1] { start[$1] = $2; end[$1] = $3; next }
+	FILENAME == ARGV[2] {
+		n++
+		k = $1 " " $2
+		path = substr($0, length($1 $2 $3) + 4)
+		if ($3 in port_of)
+			problem("duplicate port: " $3)
+		port_of[$3] = 1
+		if (k in have)
+			problem("duplicate (worktree, service): " k)
+		have[k] = $3
+		if (!($2 in start) || $3 < start[$2] || $3 > end[$2])
+			problem("port " $3 " of " $2 " outside its range")
+		if (path != trash "/" $1)
+			problem("path of " $1 " is " path)
+		next
+	}
+	{ want[$1 " " $2] = $3 }
+	END {
+		for (k in want)
+			if (!(k in have))
+				problem("lost: " k)
+		for (k in have)
+			if (!(k in want))
+				problem("unexpected: " k " port " have[k])
+			else if (want[k] != "-" && want[k] != have[k])
+				problem(k ": printed " want[k] ", registry has " have[k])
+		if (total != n + 0)
+			problem("metadata.total_allocations is " total ", not " n + 0)
+		exit bad
+	}' ranges have "$1"
 }
 
 # Wait for every pid in the array 'pids' and fail if any exited non-zero;
@@ -125,8 +116,8 @@ allocate_round() {
 
 test_expect_success 'setup: a repository with 8 linked worktrees' '
 	new_repo r &&
-	set_ranges r svc0:12000-12063 svc1:12100-12163 svc2:12200-12263 \
-		svc3:12300-12363 &&
+	set_ranges r svc0:13000-13063 svc1:13100-13163 svc2:13200-13263 \
+		svc3:13300-13363 &&
 	for w in $(seq 1 $NR_WT)
 	do
 		git -C r worktree add -q ../w$w || exit 1

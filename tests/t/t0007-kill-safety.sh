@@ -6,77 +6,61 @@ test_description='a command killed at any moment leaves a usable registry'
 WORKTREES='r w1 w2 w3'
 REG=r/design/worktrees/ports.json
 
-# check-kill.py MODEL WT SVC: the registry loads, holds no port twice and
-# no (worktree, service) twice, and differs from the allocations recorded
-# in the file MODEL (one "WORKTREE SERVICE PORT" a line) at most in the
-# allocation of WT and SVC, the one the killed command was changing;
-# status.json (the output of 'status --all --json') lists the same
-# allocations. Then MODEL is updated to what the registry now holds.
-cat >check-kill.py <<'EOF'
-import json, sys
-
-REG = "r/design/worktrees/ports.json"
-
-
-def check(model_path, wt, svc):
-    try:
-        with open(REG) as f:
-            reg = json.load(f)
-    except Exception as e:
-        return ["the registry does not load: %s" % e]
-    problems = []
-    allocs = reg["allocations"]
-    ports = [a["port"] for a in allocs]
-    pairs = [(a["worktree"], a["service"]) for a in allocs]
-    if len(set(ports)) != len(ports):
-        problems.append("duplicate ports: %s" % sorted(
-            p for p in set(ports) if ports.count(p) > 1))
-    if len(set(pairs)) != len(pairs):
-        problems.append("duplicate (worktree, service): %s" % sorted(
-            p for p in set(pairs) if pairs.count(p) > 1))
-    total = reg["metadata"]["total_allocations"]
-    if total != len(allocs):
-        problems.append("metadata.total_allocations is %r, not %d" %
-                        (total, len(allocs)))
-    have = {(a["worktree"], a["service"]): a["port"] for a in allocs}
-    before = {}
-    with open(model_path) as f:
-        for line in f:
-            w, s, p = line.split()
-            before[(w, s)] = int(p)
-    for k in sorted(set(before) | set(have)):
-        if k != (wt, svc) and before.get(k) != have.get(k):
-            problems.append("%s %s was %s, is %s" %
-                            (k + (before.get(k), have.get(k))))
-    try:
-        with open("status.json") as f:
-            status = json.load(f)
-        shown = {(a["worktree"], a["service"]): a["port"]
-                 for a in status["allocations"]}
-    except Exception as e:
-        return problems + ["status --all --json: %s" % e]
-    if shown != have:
-        problems.append("status --all --json shows %r, registry has %r" %
-                        (sorted(shown.items()), sorted(have.items())))
-    if not problems:
-        with open(model_path, "w") as f:
-            for (w, s), p in sorted(have.items()):
-                f.write("%s %s %d\n" % (w, s, p))
-    return problems
-
-
-def report(problems):
-    for p in problems:
-        print("check-kill:", p, file=sys.stderr)
-    sys.stderr.flush()
-    return not problems
-
-
-sys.exit(0 if report(check(*sys.argv[1:4])) else 1)
-EOF
-
+# check_after_kill MODEL WT SVC: the registry loads, holds no port twice
+# and no (worktree, service) twice, and differs from the allocations
+# recorded in the file MODEL (one "WORKTREE SERVICE PORT" a line) at most
+# in the allocation of WT and SVC, the one the killed command was
+# changing; status.json (the output of 'status --all --json') lists the
+# same allocations. Then MODEL is updated to what the registry now holds.
 check_after_kill() {
-	python3 check-kill.py "$@"
+	local total
+	if ! json_lines "$REG" allocations worktree service port \
+		>kill.have 2>kill.err; then
+		echo "check-kill: the registry does not load: $(cat kill.err)" >&2
+		return 1
+	fi
+	total=$(json_get "$REG" metadata.total_allocations) || return 1
+	if ! json_lines status.json allocations worktree service port \
+		>kill.shown 2>kill.err; then
+		echo "check-kill: status --all --json: $(cat kill.err)" >&2
+		return 1
+	fi
+	awk -v changed="$2 $3" -v total="$total" '
+	function problem(p) { print "check-kill: " p >"/dev/stderr"; bad = 1 }
+	FILENAME == ARGV[1] { before[$1 " " $2] = $3; next }
+	FILENAME == ARGV[2] {
+		n++
+		k = $1 " " $2
+		if ($3 in port)
+			problem("duplicate port: " $3)
+		port[$3] = 1
+		if (k in have)
+			problem("duplicate (worktree, service): " k)
+		have[k] = $3
+		next
+	}
+	{ shown[$1 " " $2] = $3 }
+	END {
+		if (total != n + 0)
+			problem("metadata.total_allocations is " total ", not " n + 0)
+		for (k in before)
+			if (k != changed && (!(k in have) || have[k] != before[k]))
+				problem(k " was " before[k] ", is " \
+					((k in have) ? have[k] : "None"))
+		for (k in have)
+			if (k != changed && !(k in before))
+				problem(k " was None, is " have[k])
+		for (k in have)
+			if (!(k in shown) || shown[k] != have[k])
+				differ = 1
+		for (k in shown)
+			if (!(k in have))
+				differ = 1
+		if (differ)
+			problem("status --all --json shows other allocations than the registry")
+		exit bad
+	}' "$1" kill.have kill.shown &&
+	LC_ALL=C sort kill.have >"$1"
 }
 
 # The git name of a worktree directory here: the main one is '.main'.
@@ -96,7 +80,7 @@ follow() {
 }
 
 # kill_check WT SVC: after a kill of a command on SVC in WT, the registry
-# loads and matches the model but for that allocation (check-kill.py,
+# loads and matches the model but for that allocation (check_after_kill,
 # on a copy: the model moves only when a command runs whole), and the
 # next writer gets the lock at once.
 kill_check() {

@@ -55,9 +55,11 @@ test_expect_success 'strace kills a command on entering a call, before it runs' 
 	crash_have_strace &&
 	echo data >from &&
 	rc=0 &&
-	strace -f -qq -o mv.trace -e trace="/^rename(at2?)?\$" \
-		-e inject="/^rename(at2?)?\$:signal=KILL:when=1" \
-		mv from to || rc=$? &&
+	{
+		strace -f -qq -o mv.trace -e trace="/^rename(at2?)?\$" \
+			-e inject="/^rename(at2?)?\$:signal=KILL:when=1" \
+			mv from to || rc=$?
+	} &&
 	test $rc = 137 &&
 	test -f from &&
 	! test -e to &&

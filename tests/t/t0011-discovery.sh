@@ -15,7 +15,7 @@ repo_with() {
 	do
 		git -C "$repo" worktree-ports --registry "$f" init --no-hooks \
 			>/dev/null &&
-		python3 "$HELPERS/set-ranges.py" "$f" "web:28000-28009" || return 1
+		"$TEST_TOOL" set-ranges "$f" "web:28000-28009" || return 1
 	done
 }
 

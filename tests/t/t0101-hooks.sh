@@ -221,8 +221,7 @@ test_expect_success 'the hook already there gets the same standard input' '
 	(
 		cd r15 &&
 		echo "some input" |
-		with_fake .git/hooks/post-checkout a b 1
-		test $? = 4
+		test_expect_code 4 with_fake .git/hooks/post-checkout a b 1
 	) &&
 	tail -n 1 r15.log >actual &&
 	echo "some input" >expect &&

@@ -6,31 +6,35 @@ test_description='sync keeps every byte of .env outside its block'
 BEGIN='# >>> git-worktree-ports >>> (generated; edit .worktree-ports.ini instead)'
 END='# <<< git-worktree-ports <<<'
 
-# check-env.py ENV OUTSIDE POS EOL NAME=VALUE...: ENV is the bytes of the
+# check_env ENV OUTSIDE POS EOL NAME=VALUE...: ENV is the bytes of the
 # file OUTSIDE with, at byte POS, exactly the block holding the NAME=VALUE
 # lines, each line ending in EOL: lf, crlf, or lf-noend (lf, but the end
 # marker has no line end, as the last line of a file).
-cat >check-env.py <<'EOF'
-import sys
-
-BEGIN = b"# >>> git-worktree-ports >>> (generated; edit .worktree-ports.ini instead)"
-END = b"# <<< git-worktree-ports <<<"
-env, outside, pos, eol = sys.argv[1:5]
-pos = int(pos)
-nl = b"\r\n" if eol == "crlf" else b"\n"
-block = BEGIN + nl
-for v in sys.argv[5:]:
-    block += v.encode() + nl
-block += END + (b"" if eol == "lf-noend" else nl)
-with open(outside, "rb") as f:
-    out = f.read()
-want = out[:pos] + block + out[pos:]
-with open(env, "rb") as f:
-    have = f.read()
-if have != want:
-    print("check-env: %s is\n%r\nnot\n%r" % (env, have, want), file=sys.stderr)
-    sys.exit(1)
-EOF
+check_env() {
+	local env=$1 outside=$2 pos=$3 eol=$4 nl='\n' v
+	shift 4
+	test "$eol" = crlf && nl='\r\n'
+	{
+		head -c "$pos" "$outside" &&
+		printf "%s$nl" "$BEGIN" &&
+		for v; do
+			printf "%s$nl" "$v" || return 1
+		done &&
+		if test "$eol" = lf-noend; then
+			printf "%s" "$END"
+		else
+			printf "%s$nl" "$END"
+		fi &&
+		tail -c +$((pos + 1)) "$outside"
+	} >"$TRASH/check-env.want" || return 1
+	if ! cmp -s "$TRASH/check-env.want" "$env"; then
+		echo "check_env: $env is" &&
+		od -c "$env" &&
+		echo "not" &&
+		od -c "$TRASH/check-env.want"
+		return 1
+	fi >&2
+}
 
 # env_repo NAME BASE: a repository NAME without the hook, ranges web and
 # api of ten ports each from BASE, a committed .worktree-ports.ini
@@ -68,7 +72,7 @@ block_vars() {
 # two_syncs NAME BASE OUTSIDE POS EOL: with the file NAME.env as the .env
 # of a fresh worktree (mode 0600), sync; then release its ports, move the
 # ranges and sync again. After each sync the file must be OUTSIDE with
-# the block at POS (check-env.py), of mode 0600, and the ports must have
+# the block at POS (check_env), of mode 0600, and the ports must have
 # changed between the two.
 two_syncs() {
 	local vars first
@@ -79,7 +83,7 @@ two_syncs() {
 	grep "^wrote .env\$" out &&
 	block_vars "$1-wt" &&
 	first=$vars &&
-	python3 check-env.py "$1-wt/.env" "$3" "$4" "$5" $vars &&
+	check_env "$1-wt/.env" "$3" "$4" "$5" $vars &&
 	test "$(stat -c %a "$1-wt/.env")" = 600 &&
 	git -C "$1-wt" worktree-ports release --all >/dev/null &&
 	set_ranges "$1" "web:$(($2 + 50))-$(($2 + 59))" \
@@ -88,9 +92,9 @@ two_syncs() {
 	grep "^wrote .env\$" out &&
 	block_vars "$1-wt" &&
 	test "$vars" != "$first" &&
-	python3 check-env.py "$1-wt/.env" "$3" "$4" "$5" $vars &&
+	check_env "$1-wt/.env" "$3" "$4" "$5" $vars &&
 	test "$(stat -c %a "$1-wt/.env")" = 600 &&
-	python3 "$HELPERS/env-block.py" outside "$1-wt/.env" >outside &&
+	env_block outside "$1-wt/.env" >outside &&
 	cmp "$3" outside
 }
 
@@ -233,7 +237,7 @@ test_expect_success 'a symlinked .env inside the worktree is written through' '
 	test "$(readlink s3-wt/.env)" = conf/dev.env &&
 	block_vars s3-wt &&
 	echo "INSIDE=1" >inside.outside &&
-	python3 check-env.py s3-wt/conf/dev.env inside.outside 9 lf $vars
+	check_env s3-wt/conf/dev.env inside.outside 9 lf $vars
 '
 
 # A sync killed at each of its crash points (tests/lib-crash.sh: every

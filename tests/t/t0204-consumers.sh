@@ -151,7 +151,7 @@ test_expect_success 'eval of env --format sh gives the same values' '
 	) >actual &&
 	test_cmp c5.expect actual &&
 	git -C c5-wt worktree-ports env >env.dotenv &&
-	python3 "$HELPERS/env-block.py" vars c5-wt/.env >block &&
+	env_block vars c5-wt/.env >block &&
 	test_cmp block env.dotenv
 '
 

@@ -30,7 +30,7 @@ test_expect_success 'who names the worktree a server runs inside' '
 	grep "^port $port is allocated to ${SQ}web${SQ} in worktree ${SQ}r1-wt${SQ}" out &&
 	grep "^listening on 127.0.0.1 (IPv4)" out &&
 	grep "pid $(cat r1.pid), user " out &&
-	grep "command: .*listen.py 127.0.0.1 $port" out &&
+	grep "command: .*test-tool listen 127.0.0.1 $port" out &&
 	grep "directory: $(cd r1-wt/sub && pwd -P)$" out &&
 	grep "runs inside worktree ${SQ}r1-wt${SQ}" out &&
 	! grep outside out
@@ -108,10 +108,10 @@ test_expect_success 'a server started from inside the worktree runs inside it' '
 	mkdir -p away &&
 	(
 		cd r5-wt &&
-		python3 -c "
-import subprocess, sys
-subprocess.call(sys.argv[1:], cwd=\"../away\")
-" python3 "$HELPERS/listen.py" 127.0.0.1 "$port" "$TRASH/r5.pid" &
+		{
+			(cd ../away && exec "$TEST_TOOL" listen 127.0.0.1 "$port" "$TRASH/r5.pid")
+			: the parent waits in r5-wt
+		} &
 	) &&
 	i=0 &&
 	while ! test -s r5.pid && test $i -lt 200
@@ -182,13 +182,8 @@ test_expect_success 'an allocation without a path finds its worktree through git
 	test_when_finished "stop_pid $PWD/r11.pid" &&
 	who_repo r11 23200 &&
 	port=$(cat r11.port) &&
-	python3 - r11/$R <<-\EOF &&
-	import json, sys
-	reg = json.load(open(sys.argv[1]))
-	for a in reg["allocations"]:
-	    a.pop("path", None)
-	json.dump(reg, open(sys.argv[1], "w"), indent=2)
-	EOF
+	test "$(json_get r11/$R allocations.#)" = 1 &&
+	json_edit r11/$R delete allocations.0.path &&
 	serve r11-wt "$port" "$PWD/r11.pid" &&
 	git -C r11 worktree-ports who "$port" >out &&
 	grep "runs inside worktree ${SQ}r11-wt${SQ}" out

@@ -8,26 +8,15 @@ serve() {
 	(cd "$1" && start_listener 127.0.0.1 "$2" "$3")
 }
 
-# edit_registry REPO PYTHON: run PYTHON on the registry of REPO as 'reg'
-# (a dict) and write it back, as a hand edit would.
-edit_registry() {
-	python3 - "$1/$R" "$2" <<-\EOF
-	import json, sys
-	path, code = sys.argv[1], sys.argv[2]
-	reg = json.load(open(path))
-	def alloc(port, worktree, service, path=None):
-	    a = {"port": port, "worktree": worktree, "service": service,
-	         "allocated_at": "2026-11-21T10:00:00Z",
-	         "allocated_by": "me@host", "description": None,
-	         "process_id": None, "health_status": "unknown"}
-	    if path:
-	        a["path"] = path
-	    reg["allocations"].append(a)
-	exec(code)
-	with open(path, "w") as f:
-	    json.dump(reg, f, indent=2)
-	    f.write("\n")
-	EOF
+# add_alloc REPO PORT WORKTREE SERVICE PATH: add an allocation to the
+# registry of REPO by hand.
+add_alloc() {
+	json_edit "$1/$R" append allocations "{
+		\"port\": $2, \"worktree\": \"$3\", \"service\": \"$4\",
+		\"allocated_at\": \"2026-11-21T10:00:00Z\",
+		\"allocated_by\": \"me@host\", \"description\": null,
+		\"process_id\": null, \"health_status\": \"unknown\",
+		\"path\": \"$5\"}"
 }
 
 # check_repo REPO BASE: REPO with ranges web BASE..BASE+9 and api
@@ -42,11 +31,7 @@ check_repo() {
 
 # kinds FILE: the kinds of the conflicts of check --json output, sorted.
 kinds() {
-	python3 -c "
-import json, sys
-for c in json.load(open(sys.argv[1]))[\"conflicts\"]:
-    print(c[\"kind\"])
-" "$1" | sort -u
+	json_lines "$1" conflicts kind | LC_ALL=C sort -u
 }
 
 test_expect_success 'a clean registry has no conflicts (exit 0)' '
@@ -63,7 +48,7 @@ test_expect_success 'a clean registry has no conflicts (exit 0)' '
 test_expect_success 'a port allocated twice is a conflict (exit 9)' '
 	check_repo r2 23320 &&
 	git -C r2 worktree-ports allocate api -q >r2.api &&
-	edit_registry r2 "alloc($(cat r2.api), \"r2-wt\", \"api\", \"$TRASH/r2-wt\")" &&
+	add_alloc r2 "$(cat r2.api)" r2-wt api "$TRASH/r2-wt" &&
 	test_expect_code 9 git -C r2 worktree-ports check >out &&
 	grep "^duplicate: port $(cat r2.api) of ${SQ}api${SQ} in worktree ${SQ}r2-wt${SQ} is also allocated to ${SQ}api${SQ} of worktree ${SQ}.main${SQ}; fix: git worktree-ports repair --worktree r2-wt$" out &&
 	grep "^1 conflict$" out &&
@@ -84,14 +69,14 @@ test_expect_success 'a port allocated twice is a conflict (exit 9)' '
 
 test_expect_success 'an allocation outside its range is a conflict' '
 	check_repo r3 23340 &&
-	edit_registry r3 "reg[\"ranges\"][\"web\"][\"end\"] = 23340" &&
+	json_edit r3/$R set ranges.web.end 23340 &&
 	test_expect_code 9 git -C r3 worktree-ports check >out &&
 	grep "^outside_range: port $(cat r3.port) of ${SQ}web${SQ} in worktree ${SQ}r3-wt${SQ} is outside range ${SQ}web${SQ} (23340-23340); fix: git worktree-ports repair --worktree r3-wt$" out
 '
 
 test_expect_success 'an allocation on a reserved port is a conflict' '
 	check_repo r4 23360 &&
-	edit_registry r4 "reg[\"reserved\"] = [{\"start\": $(cat r4.port), \"end\": $(cat r4.port), \"description\": \"held\"}]" &&
+	json_edit r4/$R set reserved "[{\"start\": $(cat r4.port), \"end\": $(cat r4.port), \"description\": \"held\"}]" &&
 	test_expect_code 9 git -C r4 worktree-ports check --json >out &&
 	echo reserved >expect &&
 	kinds out >actual &&
@@ -103,7 +88,7 @@ test_expect_success 'an allocation on a reserved port is a conflict' '
 test_expect_success 'an allocation on a port browsers refuse is a conflict' '
 	new_repo r5 &&
 	set_ranges r5 "web:10075-10085" &&
-	edit_registry r5 "alloc(10080, \".main\", \"web\", \"$TRASH/r5\")" &&
+	add_alloc r5 10080 .main web "$TRASH/r5" &&
 	test_expect_code 9 git -C r5 worktree-ports check >out &&
 	grep "^bad_port: port 10080 of ${SQ}web${SQ} in worktree ${SQ}.main${SQ} is a port browsers refuse to connect to; fix: git worktree-ports repair --worktree .main$" out
 '
@@ -125,7 +110,7 @@ test_expect_success 'a port held by a process outside its worktree is a conflict
 	mkdir else7 &&
 	serve else7 "$(cat r7.port)" "$PWD/r7.pid" &&
 	test_expect_code 9 git -C r7 worktree-ports check >out &&
-	grep "^foreign_process: port $(cat r7.port) of ${SQ}web${SQ} in worktree ${SQ}r7-wt${SQ} is held by pid $(cat r7.pid) (.*python3.*) in $(cd else7 && pwd -P); fix: git worktree-ports repair --worktree r7-wt$" out
+	grep "^foreign_process: port $(cat r7.port) of ${SQ}web${SQ} in worktree ${SQ}r7-wt${SQ} is held by pid $(cat r7.pid) (.*test-tool.*) in $(cd else7 && pwd -P); fix: git worktree-ports repair --worktree r7-wt$" out
 '
 
 test_expect_success 'a server inside its own worktree is no conflict' '
@@ -139,7 +124,7 @@ test_expect_success 'a server inside its own worktree is no conflict' '
 
 test_expect_success 'ranges that overlap are a conflict' '
 	check_repo r9 23440 &&
-	edit_registry r9 "reg[\"ranges\"][\"api\"][\"start\"] = 23445" &&
+	json_edit r9/$R set ranges.api.start 23445 &&
 	test_expect_code 9 git -C r9 worktree-ports check >out &&
 	grep "^range_overlap: ranges ${SQ}web${SQ} (23440-23449) and ${SQ}api${SQ} (23445-23459) share ports 23445-23449; fix: edit \"ranges\" in .*/$R so that ${SQ}web${SQ} and ${SQ}api${SQ} do not overlap$" out &&
 	test_expect_code 9 git -C r9 worktree-ports check --json >out &&
@@ -153,7 +138,7 @@ test_expect_success 'a port also allocated in another registry is a conflict' '
 	new_repo r10b &&
 	set_ranges r10b "web:23470-23479" &&
 	git -C r10b worktree-ports allocate web -q >r10b.port &&
-	edit_registry r10 "alloc($(cat r10b.port), \"r10-wt\", \"api\", \"$TRASH/r10-wt\")" &&
+	add_alloc r10 "$(cat r10b.port)" r10-wt api "$TRASH/r10-wt" &&
 	test_expect_code 9 git -C r10 worktree-ports check >out &&
 	grep "^duplicate: port $(cat r10b.port) of ${SQ}api${SQ} in worktree ${SQ}r10-wt${SQ} is also allocated in the registry ${SQ}$(cd r10b && pwd -P)/$R${SQ}; fix: git worktree-ports repair --worktree r10-wt$" out &&
 	test_expect_code 9 git -C r10b worktree-ports check >out2 &&
@@ -167,14 +152,12 @@ test_expect_success 'every kind at once, and check writes nothing' '
 	git -C r11-gone worktree-ports allocate api -q >r11.gone &&
 	rm -rf r11-gone &&
 	git -C r11 worktree prune &&
-	edit_registry r11 "
-reg[\"ranges\"][\"api\"][\"start\"] = 23505
-reg[\"ranges\"][\"db\"] = {\"start\": 23520, \"end\": 23529}
-reg[\"reserved\"] = [{\"start\": 23528, \"end\": 23528}]
-alloc($(cat r11.main), \"r11-wt\", \"api\", \"$TRASH/r11-wt\")
-alloc(23530, \".main\", \"db\", \"$TRASH/r11\")
-alloc(23528, \"r11-wt\", \"db\", \"$TRASH/r11-wt\")
-" &&
+	json_edit r11/$R set ranges.api.start 23505 &&
+	json_edit r11/$R set ranges.db "{\"start\": 23520, \"end\": 23529}" &&
+	json_edit r11/$R set reserved "[{\"start\": 23528, \"end\": 23528}]" &&
+	add_alloc r11 "$(cat r11.main)" r11-wt api "$TRASH/r11-wt" &&
+	add_alloc r11 23530 .main db "$TRASH/r11" &&
+	add_alloc r11 23528 r11-wt db "$TRASH/r11-wt" &&
 	mkdir else11 &&
 	serve else11 "$(cat r11.port)" "$PWD/r11.pid" &&
 	cp r11/$R expect.reg &&
@@ -190,13 +173,17 @@ alloc(23528, \"r11-wt\", \"db\", \"$TRASH/r11-wt\")
 	EOF
 	kinds out >actual &&
 	test_cmp expect actual &&
-	python3 - out <<-\EOF &&
-	import json, sys
-	for c in json.load(open(sys.argv[1]))["conflicts"]:
-	    assert sorted(c) == ["detail", "fix", "kind", "port", "service",
-	                         "worktree"], c
-	    assert c["fix"], c
-	EOF
+	printf "%s\n" detail fix kind port service worktree >want &&
+	n=$(json_get out conflicts.#) &&
+	test "$n" -gt 0 &&
+	for i in $(seq 0 $((n - 1)))
+	do
+		json_get out conflicts.$i.@keys >keys &&
+		test_cmp want keys &&
+		fix=$(json_get out conflicts.$i.fix) &&
+		test -n "$fix" &&
+		test "$fix" != null || return 1
+	done &&
 	test_cmp expect.reg r11/$R &&
 	test_cmp expect.log r11/design/worktrees/ports.log
 '
@@ -205,7 +192,7 @@ test_expect_success 'the fixes check names leave no conflict' '
 	test_when_finished "stop_pid $PWD/r12.pid" &&
 	check_repo r12 23540 &&
 	git -C r12 worktree-ports allocate api -q >r12.api &&
-	edit_registry r12 "alloc($(cat r12.api), \"r12-wt\", \"api\", \"$TRASH/r12-wt\")" &&
+	add_alloc r12 "$(cat r12.api)" r12-wt api "$TRASH/r12-wt" &&
 	mkdir else12 &&
 	serve else12 "$(cat r12.main)" "$PWD/r12.pid" &&
 	test_expect_code 9 git -C r12 worktree-ports check >out &&

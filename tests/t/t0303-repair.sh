@@ -57,7 +57,7 @@ test_expect_success 'repair --dry-run says what it would do and changes no byte'
 	serve else2 "$port" "$PWD/r2.pid" &&
 	snapshot r2 before &&
 	git -C r2-wt worktree-ports repair --dry-run >out &&
-	grep "^would move ${SQ}web${SQ} of worktree ${SQ}r2-wt${SQ} from $port to [0-9]*: $port is held by pid $(cat r2.pid) (.*python3.*) in $(cd else2 && pwd -P)$" out &&
+	grep "^would move ${SQ}web${SQ} of worktree ${SQ}r2-wt${SQ} from $port to [0-9]*: $port is held by pid $(cat r2.pid) (.*test-tool.*) in $(cd else2 && pwd -P)$" out &&
 	grep "^would rewrite $(cd r2-wt && pwd -P)/.env$" out &&
 	snapshot r2 after &&
 	diff -r before after &&
@@ -78,7 +78,7 @@ test_expect_success 'repair moves a seized port, rewrites .env and logs it' '
 	git -C r3-wt worktree-ports repair --dry-run >plan &&
 	new=$(sed -n "s/^would move .* to \([0-9]*\): .*/\1/p" plan) &&
 	git -C r3-wt worktree-ports repair >out &&
-	grep "^moved ${SQ}web${SQ} of worktree ${SQ}r3-wt${SQ} from $port to $new: $port is held by pid $(cat r3.pid) (.*python3.*) in $(cd else3 && pwd -P)$" out &&
+	grep "^moved ${SQ}web${SQ} of worktree ${SQ}r3-wt${SQ} from $port to $new: $port is held by pid $(cat r3.pid) (.*test-tool.*) in $(cd else3 && pwd -P)$" out &&
 	grep "^wrote $(cd r3-wt && pwd -P)/.env$" out &&
 	test "$new" != "$port" &&
 	grep "^PORT_WEB=$new$" r3-wt/.env &&
@@ -90,7 +90,7 @@ test_expect_success 'repair moves a seized port, rewrites .env and logs it' '
 	test_line_count = 1 repairs &&
 	grep "\"port\":$new," repairs &&
 	grep "\"pid\":$(cat r3.pid)," repairs &&
-	grep "\"detail\":\"moved from $port: held by pid $(cat r3.pid) (python3)\"" repairs &&
+	grep "\"detail\":\"moved from $port: held by pid $(cat r3.pid) (test-tool)\"" repairs &&
 	kill -0 "$(cat r3.pid)" &&
 	git -C r3 worktree-ports who "$port" -q >pids &&
 	test_cmp r3.pid pids &&
@@ -160,14 +160,7 @@ test_expect_success 'a server inside its worktree is not moved' '
 test_expect_success 'repair moves the later holder of a port allocated twice' '
 	repair_repo r7 23660 &&
 	port=$(cat r7.port) &&
-	python3 - r7/$R "$port" <<-\EOF &&
-	import json, sys
-	reg = json.load(open(sys.argv[1]))
-	for a in reg["allocations"]:
-	    if a["worktree"] == ".main":
-	        a["port"] = int(sys.argv[2])
-	json.dump(reg, open(sys.argv[1], "w"), indent=2)
-	EOF
+	json_edit r7/$R set "allocations[worktree=.main].port" "$port" &&
 	git -C r7-wt worktree-ports repair >out &&
 	echo "nothing to repair" >expect &&
 	test_cmp expect out &&
@@ -184,13 +177,8 @@ test_expect_success 'the holder whose worktree runs a server keeps a shared port
 	test_when_finished "stop_pid $PWD/r8.pid" &&
 	repair_repo r8 23670 &&
 	main=$(cat r8.main) &&
-	python3 - r8/$R "$main" <<-\EOF &&
-	import json, sys
-	reg = json.load(open(sys.argv[1]))
-	assert reg["allocations"][0]["worktree"] == "r8-wt"
-	reg["allocations"][0]["port"] = int(sys.argv[2])
-	json.dump(reg, open(sys.argv[1], "w"), indent=2)
-	EOF
+	test "$(json_get r8/$R allocations.0.worktree)" = r8-wt &&
+	json_edit r8/$R set allocations.0.port "$main" &&
 	serve r8 "$main" "$PWD/r8.pid" &&
 	git -C r8 worktree-ports repair --all >out &&
 	new=$(sed -n "s/^moved ${SQ}web${SQ} of worktree ${SQ}r8-wt${SQ} from $main to \([0-9]*\): .*/\1/p" out) &&
@@ -213,12 +201,7 @@ test_expect_success 'a full range stops repair before anything is written' '
 	repair_repo r10 23700 &&
 	port=$(cat r10.port) &&
 	set_ranges r10 "web:$port-$port" &&
-	python3 - r10/$R <<-\EOF &&
-	import json, sys
-	reg = json.load(open(sys.argv[1]))
-	reg["allocations"] = [a for a in reg["allocations"] if a["worktree"] != ".main"]
-	json.dump(reg, open(sys.argv[1], "w"), indent=2)
-	EOF
+	json_edit r10/$R delete "allocations[worktree=.main]" &&
 	mkdir else10 &&
 	serve else10 "$port" "$PWD/r10.pid" &&
 	cp r10/$R expect.reg &&

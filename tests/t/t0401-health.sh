@@ -155,7 +155,7 @@ test_expect_success 'each kind of server gets its status, pid and detail' '
 	                   (where, h["listening"], h["address"]))
 	    if not isinstance(h["connect_us"], int) or h["connect_us"] < 0:
 	        bad.append("%s: connect_us %r" % (where, h["connect_us"]))
-	    if "servers.py" not in (h["command"] or ""):
+	    if "test-tool servers" not in (h["command"] or ""):
 	        bad.append("%s: command %r" % (where, h["command"]))
 	    answered = svc in ("ok", "error")
 	    if answered != isinstance(h["response_us"], int):
@@ -223,8 +223,8 @@ test_expect_success 'the table names the process and the status of each' '
 		echo "no line for $s"
 	done >missing &&
 	test_must_be_empty missing &&
-	grep -E "^$(cat h3.ok) .* $(cat h3.ok.pid) +.*servers\\.py" out &&
-	grep -E "^$(cat h3.hang) .* $(cat h3.hang.pid) +.*servers\\.py" out &&
+	grep -E "^$(cat h3.ok) .* $(cat h3.ok.pid) +.*test-tool servers" out &&
+	grep -E "^$(cat h3.hang) .* $(cat h3.hang.pid) +.*test-tool servers" out &&
 	grep "check /health: HTTP 200" out &&
 	grep "check /: timed out after 1000 ms waiting for the response" out &&
 	grep "^1 of 6 healthy" out &&

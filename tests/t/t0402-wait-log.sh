@@ -123,7 +123,7 @@ test_expect_success 'wait without a service is a usage error' '
 
 # ago SECONDS: the UTC time that long ago, as the log writes it.
 ago() {
-	python3 -c 'import sys, time; print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - int(sys.argv[1]))))' "$1"
+	date -u -d "@$(($(date +%s) - $1))" +%Y-%m-%dT%H:%M:%SZ
 }
 
 # rec TIME ACTION WORKTREE SERVICE PORT [PID]: one log line.
@@ -139,11 +139,7 @@ rec() {
 # entries FILE: the entries of 'log --json' output as
 # "action worktree service port", one a line, in their order.
 entries() {
-	python3 - "$1" <<-\EOF
-	import json, sys
-	for e in json.load(open(sys.argv[1]))["entries"]:
-	    print(e["action"], e["worktree"], e["service"], e["port"])
-	EOF
+	json_lines "$1" entries action worktree service port
 }
 
 # A hand-made log of six records, oldest first, in repository l1.
