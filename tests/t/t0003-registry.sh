@@ -374,13 +374,15 @@ test_expect_success 'a directory that cannot be synced after the rename is a war
 	git -C rsync worktree-ports allocate web -q >/dev/null &&
 	# count the fsyncs of a run up to the directory fsync that follows
 	# the rename of ports.json; fail that one in a second, identical run
-	strace -f -qq -o trace -e trace=fsync,rename \
+	# (the leak check of the sanitizer cannot run under ptrace)
+	nolsan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 &&
+	ASAN_OPTIONS=$nolsan strace -f -qq -o trace -e trace=fsync,rename \
 		git -C rsync worktree-ports allocate api -q >/dev/null &&
 	k=$(grep -E " (fsync|rename)\(" trace |
 		awk "/rename\(.*ports\.json\"\)/ { hit = 1; next }
 		     /fsync\(/ { n++; if (hit) { print n; exit } }") &&
 	test -n "$k" &&
-	strace -f -qq -o /dev/null -e trace=fsync \
+	ASAN_OPTIONS=$nolsan strace -f -qq -o /dev/null -e trace=fsync \
 		-e inject=fsync:error=EIO:when=$k \
 		git -C rsync worktree-ports allocate db -q >port 2>err &&
 	grep "^warning: cannot sync the directory of .*ports.json" err &&
