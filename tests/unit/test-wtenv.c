@@ -31,25 +31,6 @@
 static char saved_cwd[PATH_MAX];
 static char *saved_home;
 
-
-/* Run a shell command in 'root'; it must succeed. */
-__attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
-{
-	struct sbuf cmd = SBUF_INIT;
-	va_list ap;
-	int rc;
-
-	sbuf_addf(&cmd, "cd '%s' && (", root);
-	va_start(ap, fmt);
-	sbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	sbuf_addf(&cmd, ") >>'%s/log' 2>&1", root);
-	rc = system(cmd.buf);
-	if (rc)
-		fail_msg("command failed (%d): %s", rc, cmd.buf);
-	sbuf_release(&cmd);
-}
-
 static int setup(void **state UNUSED)
 {
 	char tmp[64];

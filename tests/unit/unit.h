@@ -101,9 +101,11 @@ static inline size_t count_entries(const char *dir)
  * For a test file that defines UNIT_SCRATCH before including this
  * header: its scratch directory 'root' (the test fills it in), and
  * at("rel"), the path 'root/rel', valid until eight more calls: enough
- * for one assertion. unit_at_release() frees them, in the teardown.
+ * for one assertion; sh() runs a command there. unit_at_release() frees
+ * the paths, in the teardown.
  */
 #include <limits.h>
+#include <stdarg.h>
 
 static char root[PATH_MAX];
 static char *at_bufs[8];
@@ -118,6 +120,25 @@ static inline const char *at(const char *rel)
 	free(*slot);
 	*slot = sbuf_detach(&sb);
 	return *slot;
+}
+
+/* Run a shell command in 'root', its output into 'root/log'; it must succeed. */
+static inline void __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
+{
+	struct sbuf cmd = SBUF_INIT;
+	va_list ap;
+	int rc;
+
+	sbuf_addf(&cmd, "cd '%s' && (", root);
+	va_start(ap, fmt);
+	sbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	sbuf_addf(&cmd, ") >>'%s/log' 2>&1", root);
+	rc = system(cmd.buf);
+	if (rc)
+		fail_msg("command failed (%d): %s", rc, cmd.buf);
+	sbuf_release(&cmd);
 }
 
 static inline void unit_at_release(void)
