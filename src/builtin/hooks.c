@@ -69,38 +69,6 @@ static const char *const install_hooks_usage[] = {
 	NULL,
 };
 
-int cmd_install_hooks(int argc, const char **argv, struct global_opts *g,
-		      struct error *err)
-{
-	struct wt_repo *repo = NULL;
-	struct hooks_result r = HOOKS_RESULT_INIT;
-	char *dir = NULL;
-	struct option options[] = { OPT_END() };
-	int ret;
-
-	argc = cli_parse_options(argc, argv, install_hooks_usage, options, g,
-				 err);
-	if (argc < 0)
-		return argc;
-	if (argc)
-		return cli_usage_error(
-			install_hooks_usage, options,
-			"'install-hooks' takes no arguments, got '%s'",
-			argv[0]);
-	ret = open_dir(&repo, &dir, !g->quiet && !g->json, err);
-	if (ret < 0)
-		goto out;
-	ret = hooks_install(&r, dir, err);
-	if (ret < 0)
-		goto out;
-	print_result(&r, g, true);
-out:
-	hooks_result_release(&r);
-	free(dir);
-	wt_free(repo);
-	return ret;
-}
-
 static const char *const uninstall_hooks_usage[] = {
 	"git worktree-ports uninstall-hooks",
 	"",
@@ -108,37 +76,53 @@ static const char *const uninstall_hooks_usage[] = {
 	NULL,
 };
 
-int cmd_uninstall_hooks(int argc, const char **argv, struct global_opts *g,
-			struct error *err)
+/* install-hooks and uninstall-hooks: the same options, opposite acts */
+static int run(int argc, const char **argv, struct global_opts *g,
+	       bool install, struct error *err)
 {
+	const char *const *usage =
+		install ? install_hooks_usage : uninstall_hooks_usage;
 	struct wt_repo *repo = NULL;
 	struct hooks_result r = HOOKS_RESULT_INIT;
 	char *dir = NULL;
 	struct option options[] = { OPT_END() };
 	int ret;
 
-	argc = cli_parse_options(argc, argv, uninstall_hooks_usage, options, g,
-				 err);
+	argc = cli_parse_options(argc, argv, usage, options, g, err);
 	if (argc < 0)
 		return argc;
 	if (argc)
-		return cli_usage_error(
-			uninstall_hooks_usage, options,
-			"'uninstall-hooks' takes no arguments, got '%s'",
-			argv[0]);
-	ret = open_dir(&repo, &dir, false, err);
+		return cli_usage_error(usage, options,
+				       "'%s' takes no arguments, got '%s'",
+				       install ? "install-hooks" :
+						 "uninstall-hooks",
+				       argv[0]);
+	ret = open_dir(&repo, &dir, install && !g->quiet && !g->json, err);
 	if (ret < 0)
 		goto out;
-	ret = hooks_uninstall(&r, dir, err);
+	ret = install ? hooks_install(&r, dir, err) :
+			hooks_uninstall(&r, dir, err);
 	if (ret < 0)
 		goto out;
-	if (r.action == HOOKS_NOT_OURS && r.chained)
+	if (!install && r.action == HOOKS_NOT_OURS && r.chained)
 		note("'%s' is still there, from an earlier install",
 			 r.aside);
-	print_result(&r, g, false);
+	print_result(&r, g, install);
 out:
 	hooks_result_release(&r);
 	free(dir);
 	wt_free(repo);
 	return ret;
+}
+
+int cmd_install_hooks(int argc, const char **argv, struct global_opts *g,
+		      struct error *err)
+{
+	return run(argc, argv, g, true, err);
+}
+
+int cmd_uninstall_hooks(int argc, const char **argv, struct global_opts *g,
+			struct error *err)
+{
+	return run(argc, argv, g, false, err);
 }
