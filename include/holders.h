@@ -13,6 +13,7 @@
  *	holders_release(&h);
  */
 
+#include "owner.h"
 #include "session.h"
 
 #include <stdbool.h>
@@ -28,6 +29,14 @@ struct owner {
 	char *dir;		    /* its worktree's directory, or NULL */
 };
 
+/* An allocation of the port in another registry of the host. */
+struct peer_owner {
+	char *registry; /* its path */
+	char *worktree;
+	char *service;
+	char *path; /* the worktree's recorded directory, or NULL */
+};
+
 struct holders {
 	uint16_t port;
 	struct session s;     /* holds the registry 'owners' point into */
@@ -36,11 +45,17 @@ struct holders {
 	struct owner *owners; /* allocations of the port in it */
 	size_t nr_owners;
 	char *other; /* another registry allocating it, or NULL */
+	struct peer_owner *peer_owners; /* allocations of it in others */
+	size_t nr_peer_owners;
 	struct probe_listener *ls;
 	size_t nr_ls;
+	/* every worktree known on the host: this repository's, the peers' */
+	struct owner_map map;
 };
 
-#define HOLDERS_INIT { 0, SESSION_INIT, false, NULL, NULL, 0, NULL, NULL, 0 }
+#define HOLDERS_INIT                                                     \
+	{ 0, SESSION_INIT, false, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, \
+	  OWNER_MAP_INIT }
 
 /*
  * Fill 'h' for 'port'. The registry is 'registry' (--registry, may be
@@ -51,9 +66,25 @@ struct holders {
 int holders_find(struct holders *h, uint16_t port, const char *registry,
 		 struct error *err);
 
-/* The allocation whose worktree 'p' runs in, or NULL. */
+/* The allocation of this registry whose worktree 'p' belongs to, or NULL. */
 const struct owner *holders_owner_of(const struct holders *h,
 				     const struct probe_proc *p);
+
+/* An allocation of another registry whose worktree 'p' belongs to. */
+const struct peer_owner *holders_peer_owner_of(const struct holders *h,
+					       const struct probe_proc *p);
+
+/* What the ownership rule says about the port as a whole. */
+enum holders_verdict {
+	HOLDERS_NOTHING,   /* nothing listens */
+	HOLDERS_OWN,	   /* a process of the allocation's worktree */
+	HOLDERS_FOREIGN,   /* allocated, held by a process of elsewhere */
+	HOLDERS_ORPHAN,	   /* held by an orphan of a removed worktree */
+	HOLDERS_UNALLOCATED, /* listening, allocated nowhere known */
+	HOLDERS_UNKNOWN	   /* allocated, but no process is visible */
+};
+
+enum holders_verdict holders_verdict(const struct holders *h);
 
 void holders_release(struct holders *h);
 

@@ -63,4 +63,17 @@ int peers_holder(char **out, uint16_t port, const char *self,
  */
 int peers_list(char ***out, size_t *nr, const char *self, struct error *err);
 
+struct registry;
+
+/*
+ * Call 'fn' for every registry of the list other than 'self' (may be
+ * NULL) that can be read, in list order, with its path and contents
+ * (borrowed for the call). Only reads, without any lock. A missing or
+ * unreadable list calls nothing.
+ */
+void peers_each(const char *self,
+		void (*fn)(const char *path, const struct registry *reg,
+			   void *data),
+		void *data);
+
 #endif

@@ -40,10 +40,24 @@ struct probe_proc {
 	 * (a kernel thread, a zombie) is "[name]". Never NULL.
 	 */
 	char *cmdline;
-	char *cwd;	  /* the working directory, NULL if unreadable */
+	/*
+	 * the working directory, NULL if unreadable; a removed one as Linux
+	 * shows it, "/old/path (deleted)", with 'cwd_deleted' set
+	 */
+	char *cwd;
+	bool cwd_deleted;
 	char *exe;	  /* the executable, NULL if unreadable */
 	char *start_time; /* "2026-11-21T10:00:00Z", NULL if unknown */
+	/* PROBE_MARKER_VAR in its environment, NULL if unset or unreadable */
+	char *marker;
 };
+
+/*
+ * The variable 'run' sets, in the environment of what it starts, to the
+ * canonical top of the worktree it runs for (owner.h reads it).
+ */
+#define PROBE_MARKER_VAR "GIT_WORKTREE_PORTS_WORKTREE"
+
 
 struct probe_listener {
 	int family;    /* AF_INET or AF_INET6 */
@@ -91,14 +105,13 @@ int probe_listeners_set(struct probe_listener **out, size_t *nr,
 void probe_listeners_free(struct probe_listener *list, size_t nr);
 
 /*
- * Does 'proc' run inside 'dir': is its working directory, or that of an
- * ancestor process below pid 1, 'dir' or under it? 'dir' must be
- * canonical (no symbolic links, no "." or ".."); "/a/bc" is not under
- * "/a/b". Ancestors are read from the live system, so an ancestor that
- * has exited, or whose directory we may not read, does not count.
- * (pid 1 is left out: every orphan ends up as its child.)
+ * Read process 'pid' from the live system, as a listener's processes
+ * are read (its parent, for one): 0, or -1 when there is no such process
+ * (or no way to look, on other systems). 'out' goes to
+ * probe_proc_release() either way.
  */
-bool probe_runs_inside(const struct probe_proc *proc, const char *dir);
+int probe_proc_read(struct probe_proc *out, long pid);
+void probe_proc_release(struct probe_proc *p);
 
 /*
  * Parse 'text', the contents of /proc/net/tcp (family AF_INET) or

@@ -137,6 +137,16 @@ int wt_list(struct wt_list *out, const struct wt_repo *repo,
 void wt_list_release(struct wt_list *list);
 
 /*
+ * wt_list() from git's files alone, without libgit2, for the paths a
+ * command compares with (who runs where): the main worktree (unless
+ * bare), then each 'worktrees/<name>' whose 'gitdir' names a '.git' that
+ * exists, sorted by name, with 'locked' from its lock file and 'valid'
+ * true. A registration git would call prunable is left out. A missing
+ * or unreadable 'worktrees' directory lists the main worktree alone.
+ */
+int wt_list_files(struct wt_list *out, const struct wt_repo *repo);
+
+/*
  * The worktree named 'name' (its path, lock and validity), ERR_NOTFOUND if
  * the repository has none of that name (WT_MAIN_NAME in a bare one).
  * '*out' need not be initialized: it is emptied first and filled on

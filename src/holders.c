@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * The registry, read without the lock (it is replaced atomically) and
@@ -77,12 +78,84 @@ static void find_owners(struct holders *w, const struct session *s)
 const struct owner *holders_owner_of(const struct holders *w,
 				     const struct probe_proc *p)
 {
+	struct owner_verdict v;
 	size_t i;
 
+	owner_judge(&v, &w->map, p);
+	if (!v.wt || v.wt->registry || v.wt->gone)
+		return NULL;
 	for (i = 0; i < w->nr_owners; i++)
-		if (w->owners[i].dir && probe_runs_inside(p, w->owners[i].dir))
+		if (!strcmp(w->owners[i].a->worktree, v.wt->name))
 			return &w->owners[i];
 	return NULL;
+}
+
+const struct peer_owner *holders_peer_owner_of(const struct holders *w,
+					       const struct probe_proc *p)
+{
+	struct owner_verdict v;
+	size_t i;
+
+	owner_judge(&v, &w->map, p);
+	if (!v.wt || !v.wt->registry)
+		return NULL;
+	for (i = 0; i < w->nr_peer_owners; i++)
+		if (!strcmp(w->peer_owners[i].registry, v.wt->registry) &&
+		    !strcmp(w->peer_owners[i].worktree, v.wt->name))
+			return &w->peer_owners[i];
+	return NULL;
+}
+
+enum holders_verdict holders_verdict(const struct holders *w)
+{
+	bool orphan = false, any_proc = false;
+	size_t i, k;
+
+	if (!w->nr_ls)
+		return HOLDERS_NOTHING;
+	for (i = 0; i < w->nr_ls; i++) {
+		for (k = 0; k < w->ls[i].nr_procs; k++) {
+			const struct probe_proc *p = &w->ls[i].procs[k];
+			struct owner_verdict v;
+
+			any_proc = true;
+			if (holders_owner_of(w, p) || holders_peer_owner_of(w, p))
+				return HOLDERS_OWN;
+			owner_judge(&v, &w->map, p);
+			orphan |= owner_is_orphan(&v);
+		}
+	}
+	if (orphan)
+		return HOLDERS_ORPHAN;
+	if (!w->nr_owners && !w->nr_peer_owners)
+		return HOLDERS_UNALLOCATED;
+	return any_proc ? HOLDERS_FOREIGN : HOLDERS_UNKNOWN;
+}
+
+static void add_peer_owner(const char *path, const struct registry *reg,
+			   void *data)
+{
+	struct holders *w = data;
+	size_t i;
+
+	for (i = 0; i < reg->nr_allocs; i++) {
+		const struct allocation *a = &reg->allocs[i];
+		struct peer_owner *o;
+
+		owner_map_add(&w->map, a->worktree, a->path, path, false);
+		if (a->port != w->port)
+			continue;
+		w->peer_owners = xrealloc(w->peer_owners,
+					  (w->nr_peer_owners + 1) *
+						  sizeof(*w->peer_owners));
+		o = &w->peer_owners[w->nr_peer_owners++];
+		o->registry = xstrdup(path);
+		o->worktree = xstrdup(a->worktree);
+		o->service = xstrdup(a->service);
+		o->path = xstrdup_or_null(a->path);
+		if (!w->other)
+			w->other = xstrdup(path);
+	}
 }
 
 int holders_find(struct holders *h, uint16_t port, const char *registry,
@@ -97,7 +170,8 @@ int holders_find(struct holders *h, uint16_t port, const char *registry,
 		return ret;
 	read_registry(&h->s, registry);
 	find_owners(h, &h->s);
-	peers_holder(&h->other, port, h->s.registry_path, NULL);
+	owner_map_add_repo(&h->map, &h->s);
+	peers_each(h->s.registry_path, add_peer_owner, h);
 	timing_mark("registry");
 	return 0;
 }
@@ -110,6 +184,16 @@ void holders_release(struct holders *h)
 		free(h->owners[i].dir);
 	free(h->owners);
 	free(h->other);
+	for (i = 0; i < h->nr_peer_owners; i++) {
+		free(h->peer_owners[i].registry);
+		free(h->peer_owners[i].worktree);
+		free(h->peer_owners[i].service);
+		free(h->peer_owners[i].path);
+	}
+	free(h->peer_owners);
+	h->peer_owners = NULL;
+	h->nr_peer_owners = 0;
+	owner_map_release(&h->map);
 	probe_listeners_free(h->ls, h->nr_ls);
 	session_release(&h->s);
 	h->owners = NULL;

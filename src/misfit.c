@@ -4,6 +4,7 @@
 #include "actlog.h"
 #include "error.h"
 #include "peers.h"
+#include "owner.h"
 #include "probe.h"
 #include "registry.h"
 #include "sbuf.h"
@@ -110,19 +111,42 @@ static bool runs_program(const struct probe_proc *p, const char *name)
 	       !strncmp(base, name, strlen(name));
 }
 
+/* Does worktree 'worktree' of this registry have a directory in 'm'? */
+static bool known_dir(const struct owner_map *m, const char *worktree)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (!m->items[i].registry && !m->items[i].gone &&
+		    !strcmp(m->items[i].name, worktree))
+			return true;
+	return false;
+}
+
+/* Does 'p' belong to 'worktree' of this registry, by owner.h's rule? */
+static bool belongs(const struct owner_map *m, const struct probe_proc *p,
+		    const char *worktree)
+{
+	struct owner_verdict v;
+
+	owner_judge(&v, m, p);
+	return v.wt && !v.wt->registry && !v.wt->gone &&
+	       !strcmp(v.wt->name, worktree);
+}
+
 /*
- * Who holds a port, for the worktree at 'dir' (NULL: unknown). Inside as
- * soon as one process runs in the worktree. Foreign when a visible
- * process runs elsewhere, or when the socket belongs to another user
- * whose process we may not see: a worktree's own servers are its
- * developer's. Unclear when the directory is unknown, when the only
+ * Who holds a port, for 'worktree'. Inside as soon as one process
+ * belongs to the worktree (owner.h). Foreign when a visible process
+ * belongs elsewhere, or when the socket belongs to another user whose
+ * process we may not see: a worktree's own servers are its developer's.
+ * Unclear when the worktree's directory is unknown, when the only
  * process is docker-proxy (a container's published port, which any
  * worktree's 'docker compose up' may have asked for), or when a socket of
  * root or of our own user shows no process (docker-proxy seen by a user
  * who is not root; a server in another pid namespace).
  */
 static void judge(struct holder *h, const struct probe_listener *ls, size_t nr,
-		  const char *dir)
+		  const struct owner_map *m, const char *worktree)
 {
 	size_t i, k;
 
@@ -132,11 +156,11 @@ static void judge(struct holder *h, const struct probe_listener *ls, size_t nr,
 	h->hold = HOLD_UNCLEAR;
 	h->l = &ls[0];
 	h->p = ls[0].nr_procs ? &ls[0].procs[0] : NULL;
-	if (!dir)
+	if (!known_dir(m, worktree))
 		return;
 	for (i = 0; i < nr; i++)
 		for (k = 0; k < ls[i].nr_procs; k++)
-			if (probe_runs_inside(&ls[i].procs[k], dir)) {
+			if (belongs(m, &ls[i].procs[k], worktree)) {
 				h->hold = HOLD_INSIDE;
 				h->l = &ls[i];
 				h->p = &ls[i].procs[k];
@@ -220,8 +244,8 @@ struct survey {
 	size_t nr_gone;
 	struct live *order; /* sorted by port, then index */
 	size_t nr_live;
-	char **dirs; /* per allocation, filled on first need */
-	bool *have_dir;
+	struct owner_map map; /* the worktrees, once there are listeners */
+	const struct released_list *released;
 	/* the listeners, borrowed: a copy of the array, sorted by port */
 	struct probe_listener *ls;
 	size_t nr_ls;
@@ -256,17 +280,6 @@ static int cmp_listener_port(const void *a, const void *b)
 	return (int)x->port - (int)y->port;
 }
 
-static const char *dir_of(struct survey *sv, size_t i)
-{
-	const struct allocation *a = &sv->s->reg->allocs[i];
-
-	if (!sv->have_dir[i]) {
-		sv->dirs[i] = session_worktree_dir(sv->s, a->worktree, a->path);
-		sv->have_dir[i] = true;
-	}
-	return sv->dirs[i];
-}
-
 /* The listeners of 'port': '*nr' of them from the returned one. */
 static const struct probe_listener *listeners_of(const struct survey *sv,
 						 uint16_t port, size_t *nr)
@@ -299,11 +312,7 @@ static void survey_release(struct survey *sv)
 	for (i = 0; i < sv->nr_gone; i++)
 		free(sv->gone[i]);
 	free(sv->gone);
-	if (sv->dirs)
-		for (i = 0; i < sv->s->reg->nr_allocs; i++)
-			free(sv->dirs[i]);
-	free(sv->dirs);
-	free(sv->have_dir);
+	owner_map_release(&sv->map);
 	free(sv->order);
 	free(sv->ls);
 	free(sv->ports);
@@ -323,8 +332,7 @@ static bool survey_start(struct survey *sv, const struct released_list *gone)
 	if (sv->nr_gone)
 		qsort(sv->gone, sv->nr_gone, sizeof(*sv->gone), cmp_str);
 	sv->order = xcalloc(reg->nr_allocs + 1, sizeof(*sv->order));
-	sv->dirs = xcalloc(reg->nr_allocs + 1, sizeof(*sv->dirs));
-	sv->have_dir = xcalloc(reg->nr_allocs + 1, sizeof(*sv->have_dir));
+	sv->released = gone;
 	sv->ports = xcalloc(1, sizeof(*sv->ports));
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const struct allocation *a = &reg->allocs[i];
@@ -353,6 +361,11 @@ static void survey_listeners(struct survey *sv,
 	if (nr > 1)
 		qsort(sv->ls, nr, sizeof(*sv->ls), cmp_listener_port);
 	peer_regs_load(&sv->peers, sv->s->registry_path);
+	if (nr) {
+		owner_map_add_repo(&sv->map, sv->s);
+		if (sv->released)
+			owner_map_add_released(&sv->map, sv->released);
+	}
 }
 
 /* Which registry on this host also allocates 'port', or NULL. */
@@ -381,12 +394,12 @@ static void add_subject(struct sbuf *out, const struct allocation *a)
 }
 
 static void note_unclear(const struct allocation *a, const struct holder *h,
-			 const char *dir)
+			 bool have_dir)
 {
 	struct sbuf msg = SBUF_INIT;
 
 	add_subject(&msg, a);
-	if (!dir)
+	if (!have_dir)
 		sbuf_addstr(
 			&msg,
 			" is listening, but the worktree's directory is unknown: cannot tell who holds it");
@@ -420,7 +433,8 @@ static size_t keeper_of(struct survey *sv, size_t first, size_t end)
 
 	ls = listeners_of(sv, sv->order[first].port, &nr);
 	for (i = first; nr && i < end; i++) {
-		judge(&h, ls, nr, dir_of(sv, sv->order[i].i));
+		judge(&h, ls, nr, &sv->map,
+		      sv->s->reg->allocs[sv->order[i].i].worktree);
 		if (h.hold == HOLD_INSIDE)
 			return sv->order[i].i;
 	}
@@ -483,9 +497,9 @@ static void survey_one(struct misfit_list *out, struct survey *sv, size_t i,
 	/* the keeper's own server on a shared port seizes nothing */
 	ls = keeper == i ? listeners_of(sv, a->port, &nr) : NULL;
 	if (ls) {
-		judge(&h, ls, nr, dir_of(sv, i));
+		judge(&h, ls, nr, &sv->map, a->worktree);
 		if (h.hold == HOLD_UNCLEAR) {
-			note_unclear(a, &h, dir_of(sv, i));
+			note_unclear(a, &h, known_dir(&sv->map, a->worktree));
 		} else if (h.hold == HOLD_FOREIGN) {
 			describe_holder(&why, &brief, &h);
 			add_misfit(out, MISFIT_FOREIGN, i, &why, &brief,

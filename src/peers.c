@@ -321,3 +321,30 @@ out:
 	free(dir);
 	return ret;
 }
+
+void peers_each(const char *self,
+		void (*fn)(const char *path, const struct registry *reg,
+			   void *data),
+		void *data)
+{
+	struct peer_list list = { 0 };
+	struct sbuf path = SBUF_INIT;
+	char *dir = NULL;
+	size_t i;
+
+	if (!open_list(&list, &dir, &path, NULL)) {
+		for (i = 0; i < list.nr; i++) {
+			struct registry *reg = NULL;
+
+			if (self && !strcmp(list.items[i], self))
+				continue;
+			if (load_peer(&reg, list.items[i]) != PEER_LOADED)
+				continue;
+			fn(list.items[i], reg, data);
+			registry_free(reg);
+		}
+	}
+	peer_list_release(&list);
+	sbuf_release(&path);
+	free(dir);
+}

@@ -25,6 +25,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,7 +37,8 @@
 #define CMDLINE_MAX 32768
 
 /* an ancestor walk longer than this is a loop (pids reused under us) */
-#define ANCESTORS_MAX 1024
+/* more environment than this is not searched for the marker */
+#define ENVIRON_MAX (1 << 20)
 
 /* Listeners collected so far: what probe_listeners() returns. */
 struct list {
@@ -66,32 +68,6 @@ static bool wanted(const struct want *w, unsigned port)
 	if (port > 65535)
 		return false;
 	return w->set ? portset_has(w->set, (uint16_t)port) : port == w->port;
-}
-
-static void proc_release(struct probe_proc *p)
-{
-	free(p->user);
-	free(p->cmdline);
-	free(p->cwd);
-	free(p->exe);
-	free(p->start_time);
-	memset(p, 0, sizeof(*p));
-}
-
-void probe_listeners_free(struct probe_listener *list, size_t nr)
-{
-	size_t i, j;
-
-	if (!list)
-		return;
-	for (i = 0; i < nr; i++) {
-		for (j = 0; j < list[i].nr_procs; j++)
-			proc_release(&list[i].procs[j]);
-		free(list[i].procs);
-		free(list[i].address);
-		free(list[i].user);
-	}
-	free(list);
 }
 
 static void list_release(struct list *l)
@@ -730,6 +706,55 @@ static char *iso_time(long long t)
 }
 
 /*
+ * Linux writes the link of a removed directory as its old path and
+ * " (deleted)". A directory really named so is told apart by looking at
+ * it: the path without the suffix, or with it, must not be the
+ * process's directory.
+ */
+static bool cwd_deleted(int dirfd, const char *cwd)
+{
+	static const char suffix[] = " (deleted)";
+	size_t len = strlen(cwd), slen = sizeof(suffix) - 1;
+	struct stat real, named;
+
+	if (len <= slen || strcmp(cwd + len - slen, suffix))
+		return false;
+	if (fstatat(dirfd, "cwd", &real, 0) < 0)
+		return true;
+	if (!stat(cwd, &named) && named.st_dev == real.st_dev &&
+	    named.st_ino == real.st_ino)
+		return false;
+	return real.st_nlink == 0;
+}
+
+/* The value of PROBE_MARKER_VAR in the process's environment, or NULL. */
+static char *read_marker(int dirfd)
+{
+	static const char var[] = PROBE_MARKER_VAR "=";
+	struct sbuf env = SBUF_INIT;
+	char *found = NULL;
+	size_t i = 0;
+
+	if (read_at(&env, dirfd, "environ", ENVIRON_MAX) < 0) {
+		sbuf_release(&env);
+		return NULL;
+	}
+	while (i < env.len) {
+		const char *entry = env.buf + i;
+		size_t len = strnlen(entry, env.len - i);
+
+		if (len > sizeof(var) - 1 && !memcmp(entry, var, sizeof(var) - 1)) {
+			free(found);
+			found = xstrndup(entry + sizeof(var) - 1,
+					 len - (sizeof(var) - 1));
+		}
+		i += len + 1;
+	}
+	sbuf_release(&env);
+	return found;
+}
+
+/*
  * Fill 'p' for process 'pid'. What cannot be read stays NULL (cwd, exe,
  * start time) or falls back (user, cmdline): the process may exit or be
  * another user's, and what we did see is still worth saying.
@@ -781,7 +806,9 @@ static void proc_read(struct probe_proc *p, struct context *ctx, long pid)
 
 	if (dirfd >= 0) {
 		p->cwd = link_at(dirfd, "cwd");
+		p->cwd_deleted = p->cwd && cwd_deleted(dirfd, p->cwd);
 		p->exe = link_at(dirfd, "exe");
+		p->marker = read_marker(dirfd);
 		close(dirfd);
 	}
 	sbuf_release(&text);
@@ -797,6 +824,7 @@ static void proc_copy(struct probe_proc *dst, const struct probe_proc *src)
 	dst->cwd = xstrdup_or_null(src->cwd);
 	dst->exe = xstrdup_or_null(src->exe);
 	dst->start_time = xstrdup_or_null(src->start_time);
+	dst->marker = xstrdup_or_null(src->marker);
 }
 
 static int cmp_hit(const void *a, const void *b)
@@ -831,7 +859,7 @@ static void add_procs(struct list *l, struct hits *hits, struct context *ctx)
 					 sizeof(*s->procs) * (s->nr_procs + 1));
 			proc_copy(&s->procs[s->nr_procs++], &proc);
 		}
-		proc_release(&proc);
+		probe_proc_release(&proc);
 	}
 }
 
@@ -915,35 +943,22 @@ int probe_listeners_set(struct probe_listener **out, size_t *nr,
 	return listeners(out, nr, &w, err);
 }
 
-bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
+
+int probe_proc_read(struct probe_proc *out, long pid)
 {
-	struct sbuf stat = SBUF_INIT, comm = SBUF_INIT;
-	long pid = proc->ppid;
-	bool inside = path_is_under(proc->cwd, dir);
-	int steps;
+	struct context ctx = { .procfd = -1 };
+	char name[24];
+	struct stat st;
+	int ret = -1;
 
-	for (steps = 0; !inside && pid > 1 && steps < ANCESTORS_MAX; steps++) {
-		unsigned long long start;
-		char name[32];
-		char *cwd;
-		int dirfd;
-
-		snprintf(name, sizeof(name), "/proc/%ld", pid);
-		dirfd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
-			break;
-		cwd = link_at(dirfd, "cwd");
-		inside = path_is_under(cwd, dir);
-		free(cwd);
-		sbuf_reset(&stat);
-		sbuf_reset(&comm);
-		if (read_at(&stat, dirfd, "stat", 4096) < 0 ||
-		    !parse_stat(stat.buf, &comm, &pid, &start))
-			pid = 0;
-		close(dirfd);
+	memset(out, 0, sizeof(*out));
+	ctx.procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ctx.ticks = sysconf(_SC_CLK_TCK);
+	snprintf(name, sizeof(name), "%ld", pid);
+	if (pid > 0 && ctx.procfd >= 0 && !fstatat(ctx.procfd, name, &st, 0)) {
+		proc_read(out, &ctx, pid);
+		ret = 0;
 	}
-	sbuf_release(&stat);
-	sbuf_release(&comm);
-	return inside;
+	context_release(&ctx);
+	return ret;
 }
-

@@ -8,7 +8,8 @@
  */
 
 #include "error.h"
-#include "path.h"
+
+#include <string.h>
 
 int probe_listeners(struct probe_listener **out UNUSED, size_t *nr UNUSED,
 		    uint16_t port, struct error *err)
@@ -37,30 +38,8 @@ int probe_parse_proc_net_tcp(struct probe_listener **out UNUSED,
 			 "/proc/net/tcp: not supported on this platform");
 }
 
-void probe_listeners_free(struct probe_listener *list, size_t nr)
+int probe_proc_read(struct probe_proc *out, long pid UNUSED)
 {
-	size_t i, j;
-
-	if (!list)
-		return;
-	for (i = 0; i < nr; i++) {
-		for (j = 0; j < list[i].nr_procs; j++) {
-			free(list[i].procs[j].user);
-			free(list[i].procs[j].cmdline);
-			free(list[i].procs[j].cwd);
-			free(list[i].procs[j].exe);
-			free(list[i].procs[j].start_time);
-		}
-		free(list[i].procs);
-		free(list[i].address);
-		free(list[i].user);
-	}
-	free(list);
+	memset(out, 0, sizeof(*out));
+	return -1;
 }
-
-/* No process can be asked about its ancestors here: its own cwd only. */
-bool probe_runs_inside(const struct probe_proc *proc, const char *dir)
-{
-	return path_is_under(proc->cwd, dir);
-}
-

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -95,4 +97,31 @@ bool probe_port_in_use(uint16_t port)
 	if (try_inet6(port, &in6addr_loopback) == BIND_TAKEN)
 		return true;
 	return try_inet6(port, &in6addr_any) == BIND_TAKEN;
+}
+
+void probe_proc_release(struct probe_proc *p)
+{
+	free(p->user);
+	free(p->cmdline);
+	free(p->cwd);
+	free(p->exe);
+	free(p->start_time);
+	free(p->marker);
+	memset(p, 0, sizeof(*p));
+}
+
+void probe_listeners_free(struct probe_listener *list, size_t nr)
+{
+	size_t i, j;
+
+	if (!list)
+		return;
+	for (i = 0; i < nr; i++) {
+		for (j = 0; j < list[i].nr_procs; j++)
+			probe_proc_release(&list[i].procs[j]);
+		free(list[i].procs);
+		free(list[i].address);
+		free(list[i].user);
+	}
+	free(list);
 }

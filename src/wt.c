@@ -4,6 +4,7 @@
 #include "sbuf.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -1135,4 +1136,79 @@ int wt_lookup(struct wt_info *out, const struct wt_repo *repo, const char *name,
 out:
 	lg2_repository_free(r);
 	return ret;
+}
+
+/*
+ * A linked worktree as its files say: the directory holding the '.git'
+ * that 'worktrees/<name>/gitdir' names, when that '.git' exists.
+ */
+static bool linked_from_files(struct wt_info *out, const char *commondir,
+			      const char *name)
+{
+	struct sbuf sb = SBUF_INIT;
+	char *dir, *file, *target = NULL, *top = NULL;
+
+	sbuf_addf(&sb, "%s/worktrees/%s", commondir, name);
+	dir = sbuf_detach(&sb);
+	file = join(dir, "gitdir");
+	if (!read_line(&sb, file) && sb.len) {
+		target = resolve(dir, sb.buf);
+		if (exists(target)) {
+			char *parent = parent_dir(target);
+
+			top = canonical_or_copy(parent);
+			free(parent);
+		}
+	}
+	if (top) {
+		free(file);
+		file = join(dir, "locked");
+		out->name = xstrdup(name);
+		out->path = top;
+		out->is_main = false;
+		out->locked = exists(file);
+		out->valid = true;
+	}
+	free(target);
+	free(file);
+	free(dir);
+	sbuf_release(&sb);
+	return top != NULL;
+}
+
+int wt_list_files(struct wt_list *out, const struct wt_repo *repo)
+{
+	struct sbuf sb = SBUF_INIT;
+	char **names = NULL;
+	size_t nr = 0, alloc = 0, i, alloc_items;
+	struct dirent *de;
+	DIR *d;
+
+	out->items = NULL;
+	out->nr = 0;
+	sbuf_addf(&sb, "%s/worktrees", repo->commondir);
+	d = opendir(sb.buf);
+	while (d && (de = readdir(d))) {
+		if (!valid_name(de->d_name) || !strcmp(de->d_name, "."))
+			continue;
+		ALLOC_GROW(names, nr + 1, alloc);
+		names[nr++] = xstrdup(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (nr > 1)
+		qsort(names, nr, sizeof(*names), cmp_names);
+	alloc_items = nr + 1;
+	out->items = xcalloc(alloc_items, sizeof(*out->items));
+	if (!repo->bare)
+		main_info(&out->items[out->nr++], repo);
+	for (i = 0; i < nr; i++) {
+		if (linked_from_files(&out->items[out->nr], repo->commondir,
+				      names[i]))
+			out->nr++;
+		free(names[i]);
+	}
+	free(names);
+	sbuf_release(&sb);
+	return 0;
 }

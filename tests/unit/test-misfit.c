@@ -25,9 +25,8 @@
  * built by hand (misfit_survey_listeners()), so that who listens where is
  * fixed by the test. The worktrees' directories are real, in a fresh
  * directory per test that also holds $XDG_STATE_HOME with the list of the
- * host's registries. Every process is made up: each has ppid 0, so that
- * probe_runs_inside() looks at its own directory only, never at a live
- * process's.
+ * host's registries. Every process is made up, with ppid 0: ownership
+ * (owner.h) is decided by a process's own directory alone.
  */
 
 static char *saved_state;

@@ -1,4 +1,5 @@
 #include "common.h"
+#include "owner.h"
 #include "probe.h"
 #include "alloc.h"
 #include "error.h"
@@ -471,9 +472,12 @@ static void test_cmdline_is_escaped(void **state)
 	assert_string_equal(self_exe, p->exe);
 }
 
-static void test_runs_inside_its_directory_and_above(void **state)
+/* The deepest known worktree holding the process's own directory. */
+static void test_owner_is_its_own_directory(void **state)
 {
 	struct fixture *f = *state;
+	struct owner_map m = OWNER_MAP_INIT;
+	struct owner_verdict v;
 	struct report r;
 	const struct probe_proc *p;
 
@@ -482,16 +486,27 @@ static void test_runs_inside_its_directory_and_above(void **state)
 	assert_int_equal(1, f->nr);
 	assert_int_equal(1, f->list[0].nr_procs);
 	p = &f->list[0].procs[0];
-	assert_true(probe_runs_inside(p, f->wt));
-	assert_true(probe_runs_inside(p, f->root));
+	assert_false(p->cwd_deleted);
+	owner_map_add(&m, "root", f->root, NULL, false);
+	owner_judge(&v, &m, p);
+	assert_non_null(v.wt);
+	assert_string_equal("root", v.wt->name);
+	/* a worktree nested in another owns what runs in it */
+	owner_map_add(&m, "wt", f->wt, NULL, false);
 	/* a shared prefix is not a parent: .../wt is not in .../wtx */
-	assert_false(probe_runs_inside(p, f->wtx));
-	assert_false(probe_runs_inside(p, f->other));
+	owner_map_add(&m, "wtx", f->wtx, NULL, false);
+	owner_judge(&v, &m, p);
+	assert_non_null(v.wt);
+	assert_string_equal("wt", v.wt->name);
+	assert_false(v.by_marker);
+	owner_map_release(&m);
 }
 
-static void test_runs_inside_not_a_sibling_with_its_prefix(void **state)
+static void test_owner_not_a_sibling_with_its_prefix(void **state)
 {
 	struct fixture *f = *state;
+	struct owner_map m = OWNER_MAP_INIT;
+	struct owner_verdict v;
 	struct report r;
 
 	/* the child runs in .../wtx, which starts with .../wt */
@@ -499,8 +514,80 @@ static void test_runs_inside_not_a_sibling_with_its_prefix(void **state)
 	probe(f, r.port);
 	assert_int_equal(1, f->nr);
 	assert_int_equal(1, f->list[0].nr_procs);
-	assert_true(probe_runs_inside(&f->list[0].procs[0], f->wtx));
-	assert_false(probe_runs_inside(&f->list[0].procs[0], f->wt));
+	owner_map_add(&m, "wt", f->wt, NULL, false);
+	owner_judge(&v, &m, &f->list[0].procs[0]);
+	assert_null(v.wt);
+	owner_map_release(&m);
+}
+
+/*
+ * A parent in a worktree does not make its child the worktree's: the
+ * parent is only the labelled fact owner_started_from() gives.
+ */
+static void test_owner_ignores_the_ancestors(void **state)
+{
+	struct fixture *f = *state;
+	struct owner_map m = OWNER_MAP_INIT;
+	struct owner_verdict v;
+	const struct owner_wt *from = NULL;
+	struct report r;
+	const struct probe_proc *p;
+	char *cmd = NULL;
+	long pid = 0;
+
+	assert_int_equal(0, start_child(f, &r, GRANDCHILD, f->wt));
+	probe(f, r.port);
+	assert_int_equal(1, f->nr);
+	assert_int_equal(1, f->list[0].nr_procs);
+	p = &f->list[0].procs[0];
+	assert_int_equal(r.pid, p->pid);
+	assert_int_equal(f->kids[0], p->ppid);
+	assert_string_equal(f->other, p->cwd);
+	owner_map_add(&m, "wt", f->wt, NULL, false);
+	owner_judge(&v, &m, p);
+	assert_null(v.wt);
+	assert_true(owner_started_from(&m, &v, p, &pid, &cmd, &from));
+	assert_int_equal(f->kids[0], pid);
+	assert_non_null(from);
+	assert_string_equal("wt", from->name);
+	assert_non_null(strstr(cmd, "test-probe"));
+	free(cmd);
+	cmd = NULL;
+	/* once 'other' is a worktree, the process is its own */
+	owner_map_add(&m, "other", f->other, NULL, false);
+	owner_judge(&v, &m, p);
+	assert_non_null(v.wt);
+	assert_string_equal("other", v.wt->name);
+	owner_map_release(&m);
+}
+
+/* A removed directory: Linux says "(deleted)", and it is nobody's. */
+static void test_owner_of_a_deleted_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct owner_map m = OWNER_MAP_INIT;
+	struct owner_verdict v;
+	struct report r;
+	const struct probe_proc *p;
+
+	assert_int_equal(0, start_child(f, &r, LISTEN_V4, f->wtx));
+	assert_int_equal(0, rmdir(f->wtx));
+	probe(f, r.port);
+	assert_int_equal(1, f->nr);
+	assert_int_equal(1, f->list[0].nr_procs);
+	p = &f->list[0].procs[0];
+	assert_true(p->cwd_deleted);
+	assert_non_null(strstr(p->cwd, " (deleted)"));
+	owner_map_add(&m, "root", f->root, NULL, false);
+	owner_map_add(&m, "gone", f->wtx, NULL, true);
+	owner_judge(&v, &m, p);
+	assert_null(v.wt);
+	assert_true(v.deleted);
+	assert_non_null(v.was);
+	assert_string_equal("gone", v.was->name);
+	assert_true(owner_is_orphan(&v));
+	owner_map_release(&m);
+	assert_int_equal(0, mkdir(f->wtx, 0700));
 }
 
 /*
@@ -554,46 +641,6 @@ static void test_other_users_process_is_not_shown(void **state)
 	assert_int_equal(1, seen[0]);
 	assert_int_equal(0, seen[1]);
 	assert_int_equal(0, seen[2]);
-}
-
-static void test_runs_inside_through_an_ancestor(void **state)
-{
-	struct fixture *f = *state;
-	struct report r;
-	const struct probe_proc *p;
-
-	assert_int_equal(0, start_child(f, &r, GRANDCHILD, f->wt));
-	probe(f, r.port);
-	assert_int_equal(1, f->nr);
-	assert_int_equal(1, f->list[0].nr_procs);
-	p = &f->list[0].procs[0];
-	assert_int_equal(r.pid, p->pid);
-	assert_int_equal(f->kids[0], p->ppid);
-	assert_string_equal(f->other, p->cwd);
-	/* its own directory, and its parent's */
-	assert_true(probe_runs_inside(p, f->other));
-	assert_true(probe_runs_inside(p, f->wt));
-	assert_false(probe_runs_inside(p, f->wtx));
-}
-
-static void test_runs_inside_compares_whole_names(void **state UNUSED)
-{
-	struct probe_proc p = { .pid = 1, .ppid = 0 };
-
-	p.cwd = "/a/b";
-	assert_true(probe_runs_inside(&p, "/a/b"));
-	assert_true(probe_runs_inside(&p, "/a/b/"));
-	assert_true(probe_runs_inside(&p, "/a"));
-	assert_true(probe_runs_inside(&p, "/"));
-	assert_false(probe_runs_inside(&p, "/a/bc"));
-	assert_false(probe_runs_inside(&p, "/a/b/c"));
-	assert_false(probe_runs_inside(&p, ""));
-	p.cwd = "/a/bc";
-	assert_false(probe_runs_inside(&p, "/a/b"));
-	p.cwd = "/a/b/c";
-	assert_true(probe_runs_inside(&p, "/a/b"));
-	p.cwd = NULL;
-	assert_false(probe_runs_inside(&p, "/"));
 }
 
 /*
@@ -766,20 +813,20 @@ int main(int argc, char **argv)
 			test_forked_processes_share_a_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_is_escaped, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_owner_is_its_own_directory,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_runs_inside_its_directory_and_above, setup,
+			test_owner_not_a_sibling_with_its_prefix, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
-			test_runs_inside_not_a_sibling_with_its_prefix, setup,
-			teardown),
+			test_owner_ignores_the_ancestors, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_runs_inside_through_an_ancestor, setup, teardown),
+			test_owner_of_a_deleted_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_other_users_process_is_not_shown, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_set_finds_the_listeners_of_every_port, setup,
 			teardown),
-		cmocka_unit_test(test_runs_inside_compares_whole_names),
 		cmocka_unit_test(test_parse_proc_net_tcp),
 		cmocka_unit_test(test_parse_proc_net_tcp6),
 		cmocka_unit_test(test_parse_proc_net_tcp_nothing_on_port),

@@ -1,0 +1,239 @@
+#include "common.h"
+#include "owner.h"
+#include "path.h"
+#include "peers.h"
+#include "probe.h"
+#include "registry.h"
+#include "sbuf.h"
+#include "session.h"
+#include "text.h"
+#include "wt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* More ancestors than this are not walked (a loop in a broken table). */
+#define ANCESTORS_MAX 1024
+
+static char *canonical_dir(const char *dir)
+{
+	char *real = realpath(dir, NULL);
+	size_t len;
+
+	if (real)
+		return real;
+	real = xstrdup(dir);
+	len = strlen(real);
+	while (len > 1 && real[len - 1] == '/')
+		real[--len] = '\0';
+	return real;
+}
+
+void owner_map_add(struct owner_map *m, const char *name, const char *dir,
+		   const char *registry, bool gone)
+{
+	char *canon;
+	struct owner_wt *w;
+	size_t i;
+
+	if (!dir || !*dir)
+		return;
+	canon = canonical_dir(dir);
+	for (i = 0; i < m->nr; i++) {
+		w = &m->items[i];
+		if (strcmp(w->dir, canon))
+			continue;
+		if (w->gone && !gone) {
+			free(w->name);
+			free(w->registry);
+			w->name = xstrdup(name);
+			w->registry = xstrdup_or_null(registry);
+			w->gone = false;
+		}
+		free(canon);
+		return;
+	}
+	ALLOC_GROW(m->items, m->nr + 1, m->alloc);
+	w = &m->items[m->nr++];
+	w->name = xstrdup(name);
+	w->dir = canon;
+	w->registry = xstrdup_or_null(registry);
+	w->gone = gone;
+}
+
+void owner_map_add_repo(struct owner_map *m, const struct session *s)
+{
+	struct wt_list list = WT_LIST_INIT;
+	size_t i;
+
+	if (s->repo && !wt_list_files(&list, s->repo)) {
+		for (i = 0; i < list.nr; i++)
+			owner_map_add(m, list.items[i].name, list.items[i].path,
+				      NULL, false);
+	}
+	if (s->reg) {
+		for (i = 0; i < s->reg->nr_allocs; i++) {
+			const struct allocation *a = &s->reg->allocs[i];
+			bool known = false;
+			size_t k;
+
+			for (k = 0; k < list.nr && !known; k++)
+				known = !strcmp(list.items[k].name, a->worktree);
+			/* git's record of a live worktree wins over ours */
+			if (!known || !s->repo)
+				owner_map_add(m, a->worktree, a->path, NULL,
+					      s->repo != NULL);
+		}
+	}
+	wt_list_release(&list);
+}
+
+void owner_map_add_released(struct owner_map *m,
+			    const struct released_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++)
+		owner_map_add(m, l->items[i].worktree, l->items[i].a.path, NULL,
+			      true);
+}
+
+struct peer_add {
+	struct owner_map *m;
+};
+
+static void add_peer(const char *path, const struct registry *reg, void *data)
+{
+	struct peer_add *pa = data;
+	size_t i;
+
+	for (i = 0; i < reg->nr_allocs; i++)
+		owner_map_add(pa->m, reg->allocs[i].worktree,
+			      reg->allocs[i].path, path, false);
+}
+
+void owner_map_add_peers(struct owner_map *m, const char *self)
+{
+	struct peer_add pa = { m };
+
+	peers_each(self, add_peer, &pa);
+}
+
+void owner_map_release(struct owner_map *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++) {
+		free(m->items[i].name);
+		free(m->items[i].dir);
+		free(m->items[i].registry);
+	}
+	free(m->items);
+	m->items = NULL;
+	m->nr = m->alloc = 0;
+}
+
+const struct owner_wt *owner_of_dir(const struct owner_map *m, const char *dir)
+{
+	const struct owner_wt *best = NULL;
+	size_t best_len = 0, i;
+
+	if (!dir)
+		return NULL;
+	for (i = 0; i < m->nr; i++) {
+		size_t len = strlen(m->items[i].dir);
+
+		if (best && len <= best_len)
+			continue;
+		if (!path_is_under(dir, m->items[i].dir))
+			continue;
+		best = &m->items[i];
+		best_len = len;
+	}
+	return best;
+}
+
+static const struct owner_wt *by_marker(const struct owner_map *m,
+					const char *marker)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (!strcmp(m->items[i].dir, marker))
+			return &m->items[i];
+	return NULL;
+}
+
+/* "/old/path (deleted)" less its suffix; the caller frees it. */
+static char *undeleted(const char *cwd)
+{
+	static const char suffix[] = " (deleted)";
+	size_t len = strlen(cwd);
+
+	if (len >= sizeof(suffix) - 1 &&
+	    !strcmp(cwd + len - (sizeof(suffix) - 1), suffix))
+		len -= sizeof(suffix) - 1;
+	return xstrndup(cwd, len);
+}
+
+void owner_judge(struct owner_verdict *v, const struct owner_map *m,
+		 const struct probe_proc *p)
+{
+	memset(v, 0, sizeof(*v));
+	if (p->marker && *p->marker) {
+		v->wt = by_marker(m, p->marker);
+		if (v->wt) {
+			v->by_marker = true;
+			return;
+		}
+	}
+	if (!p->cwd)
+		return;
+	if (p->cwd_deleted) {
+		char *was = undeleted(p->cwd);
+
+		v->deleted = true;
+		v->was = owner_of_dir(m, was);
+		free(was);
+		return;
+	}
+	v->wt = owner_of_dir(m, p->cwd);
+}
+
+bool owner_is_orphan(const struct owner_verdict *v)
+{
+	return v->deleted || (v->wt && v->wt->gone);
+}
+
+bool owner_started_from(const struct owner_map *m,
+			const struct owner_verdict *v,
+			const struct probe_proc *p, long *pid, char **cmdline,
+			const struct owner_wt **wt)
+{
+	long next = p->ppid;
+	int steps;
+
+	for (steps = 0; next > 1 && steps < ANCESTORS_MAX; steps++) {
+		struct probe_proc up;
+		const struct owner_wt *in = NULL;
+		bool found;
+
+		if (probe_proc_read(&up, next) < 0) {
+			probe_proc_release(&up);
+			break;
+		}
+		if (up.cwd && !up.cwd_deleted)
+			in = owner_of_dir(m, up.cwd);
+		found = in && in != v->wt;
+		if (found) {
+			*pid = up.pid;
+			*cmdline = xstrdup(up.cmdline);
+			*wt = in;
+		}
+		next = up.ppid;
+		probe_proc_release(&up);
+		if (found)
+			return true;
+	}
+	return false;
+}
