@@ -15,6 +15,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,11 +47,44 @@ static const char *family_name(int family)
 	return family == AF_INET6 ? "ipv6" : "ipv4";
 }
 
+/* The registry of a worktree of the map, as a path. */
+static const char *registry_of(const struct holders *w,
+			       const struct owner_wt *wt)
+{
+	return wt->registry ? wt->registry : w->registry;
+}
+
+static void json_started_from(struct jsonw *j, const struct holders *w,
+			      const struct owner_verdict *v,
+			      const struct probe_proc *p)
+{
+	const struct owner_wt *from = NULL;
+	char *cmd = NULL;
+	long pid = 0;
+
+	if (!owner_started_from(&w->map, v, p, &pid, &cmd, &from)) {
+		jsonw_null(j, "started_from");
+		return;
+	}
+	jsonw_object_begin(j, "started_from");
+	jsonw_int(j, "pid", pid);
+	jsonw_string(j, "command", cmd);
+	jsonw_string(j, "worktree", from->name);
+	jsonw_string(j, "registry", registry_of(w, from));
+	jsonw_object_end(j);
+	free(cmd);
+}
+
 static void json_proc(struct jsonw *j, const struct holders *w,
 		      const struct probe_proc *p)
 {
 	const struct owner *in = w->nr_owners ? holders_owner_of(w, p) : NULL;
 	struct sbuf buf = SBUF_INIT;
+	struct owner_verdict v;
+	const struct owner_wt *wt;
+
+	owner_judge(&v, &w->map, p);
+	wt = v.wt ? v.wt : v.was;
 
 	jsonw_object_begin(j, NULL);
 	jsonw_int(j, "pid", p->pid);
@@ -77,9 +111,35 @@ static void json_proc(struct jsonw *j, const struct holders *w,
 		jsonw_bool(j, "inside", in != NULL);
 	else
 		jsonw_null(j, "inside");
-	jsonw_string(j, "worktree", in ? in->a->worktree : NULL);
+	jsonw_bool(j, "cwd_deleted", p->cwd_deleted);
+	jsonw_string(j, "worktree", wt ? wt->name : NULL);
+	jsonw_string(j, "worktree_registry", wt ? registry_of(w, wt) : NULL);
+	jsonw_string(j, "worktree_path", wt ? wt->dir : NULL);
+	jsonw_bool(j, "worktree_removed", wt && (wt->gone || v.deleted));
+	jsonw_bool(j, "by_marker", v.by_marker);
+	jsonw_bool(j, "orphan", owner_is_orphan(&v));
+	json_started_from(j, w, &v, p);
 	jsonw_object_end(j);
 	sbuf_release(&buf);
+}
+
+static const char *verdict_word(enum holders_verdict v)
+{
+	switch (v) {
+	case HOLDERS_NOTHING:
+		return "nothing";
+	case HOLDERS_OWN:
+		return "own";
+	case HOLDERS_FOREIGN:
+		return "foreign";
+	case HOLDERS_ORPHAN:
+		return "orphan";
+	case HOLDERS_UNALLOCATED:
+		return "unallocated";
+	case HOLDERS_UNKNOWN:
+		break;
+	}
+	return "unknown";
 }
 
 static void print_json(const struct holders *w)
@@ -100,6 +160,18 @@ static void print_json(const struct holders *w)
 	}
 	jsonw_array_end(&j);
 	jsonw_string(&j, "other_registry", w->other);
+	jsonw_array_begin(&j, "other_allocations");
+	for (i = 0; i < w->nr_peer_owners; i++) {
+		const struct peer_owner *o = &w->peer_owners[i];
+
+		jsonw_object_begin(&j, NULL);
+		jsonw_string(&j, "registry", o->registry);
+		jsonw_string(&j, "worktree", o->worktree);
+		jsonw_string(&j, "service", o->service);
+		jsonw_string(&j, "path", o->path);
+		jsonw_object_end(&j);
+	}
+	jsonw_array_end(&j);
 	jsonw_array_begin(&j, "listeners");
 	for (i = 0; i < w->nr_ls; i++) {
 		const struct probe_listener *l = &w->ls[i];
@@ -116,6 +188,7 @@ static void print_json(const struct holders *w)
 		jsonw_object_end(&j);
 	}
 	jsonw_array_end(&j);
+	jsonw_string(&j, "verdict", verdict_word(holders_verdict(w)));
 	jsonw_object_end(&j);
 	fwrite(j.out.buf, 1, j.out.len, stdout);
 	jsonw_release(&j);
@@ -133,6 +206,61 @@ static bool shown_before(const struct holders *w, const struct probe_listener *l
 			if (prev->procs[k].pid == pid)
 				return true;
 	return false;
+}
+
+/* 'name' (this registry) or 'name' of the registry PATH */
+static void add_wt_name(struct sbuf *out, const struct holders *w,
+			const struct owner_wt *wt)
+{
+	sbuf_addch(out, '\'');
+	text_addstr_printable(out, wt->name);
+	sbuf_addch(out, '\'');
+	if (!wt->registry) {
+		sbuf_addstr(out, " (this registry)");
+	} else {
+		sbuf_addstr(out, " of the registry ");
+		text_addstr_printable(out, wt->registry);
+	}
+	(void)w;
+}
+
+/* Which worktree the process belongs to, by owner.h's rule. */
+static void add_worktree(struct sbuf *out, const struct holders *w,
+			 const struct probe_proc *p)
+{
+	const struct owner_wt *from = NULL;
+	struct owner_verdict v;
+	char *cmd = NULL;
+	long pid = 0;
+
+	owner_judge(&v, &w->map, p);
+	sbuf_addstr(out, "    worktree: ");
+	if (v.deleted) {
+		sbuf_addstr(out, "none: its directory was deleted");
+		if (v.was) {
+			sbuf_addstr(out, "; it was in worktree ");
+			add_wt_name(out, w, v.was);
+		}
+	} else if (v.wt) {
+		add_wt_name(out, w, v.wt);
+		if (v.wt->gone)
+			sbuf_addstr(out, ", which was removed");
+		if (v.by_marker)
+			sbuf_addstr(out, ", started there by 'run'");
+	} else if (!p->cwd) {
+		sbuf_addstr(out, "unknown: its directory is not readable");
+	} else {
+		sbuf_addstr(out, "none: outside every known worktree");
+	}
+	sbuf_addch(out, '\n');
+	if (owner_started_from(&w->map, &v, p, &pid, &cmd, &from)) {
+		sbuf_addstr(out, "    started from a process in worktree ");
+		add_wt_name(out, w, from);
+		sbuf_addf(out, ": pid %ld, ", pid);
+		sbuf_addstr(out, cmd); /* printable already (probe.h) */
+		sbuf_addch(out, '\n');
+		free(cmd);
+	}
 }
 
 static void add_proc(struct sbuf *out, const struct holders *w,
@@ -157,6 +285,7 @@ static void add_proc(struct sbuf *out, const struct holders *w,
 	else
 		sbuf_addstr(out, "unknown (not readable)");
 	sbuf_addch(out, '\n');
+	add_worktree(out, w, p);
 	if (!w->nr_owners)
 		return;
 	in = holders_owner_of(w, p);
@@ -176,6 +305,68 @@ static void add_proc(struct sbuf *out, const struct holders *w,
 			sbuf_addch(out, ')');
 		}
 		sbuf_addch(out, '\n');
+	}
+}
+
+/* The first pid of the listeners, for "kill PID". */
+static long first_pid(const struct holders *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->nr_ls; i++)
+		if (w->ls[i].nr_procs)
+			return w->ls[i].procs[0].pid;
+	return 0;
+}
+
+static void add_allocated_to(struct sbuf *out, const struct holders *w)
+{
+	if (w->nr_owners) {
+		sbuf_addstr(out, "'");
+		text_addstr_printable(out, w->owners[0].a->service);
+		sbuf_addstr(out, "' of worktree '");
+		text_addstr_printable(out, w->owners[0].a->worktree);
+		sbuf_addch(out, '\'');
+	} else if (w->nr_peer_owners) {
+		sbuf_addstr(out, "'");
+		text_addstr_printable(out, w->peer_owners[0].service);
+		sbuf_addstr(out, "' of worktree '");
+		text_addstr_printable(out, w->peer_owners[0].worktree);
+		sbuf_addstr(out, "' in ");
+		text_addstr_printable(out, w->peer_owners[0].registry);
+	}
+}
+
+static void add_verdict(struct sbuf *out, const struct holders *w)
+{
+	switch (holders_verdict(w)) {
+	case HOLDERS_NOTHING:
+		return;
+	case HOLDERS_OWN:
+		sbuf_addstr(out, "verdict: the allocation's own process (");
+		add_allocated_to(out, w);
+		sbuf_addstr(out, ")\n");
+		return;
+	case HOLDERS_FOREIGN:
+		sbuf_addstr(out, "verdict: a foreign process holds the port of ");
+		add_allocated_to(out, w);
+		sbuf_addstr(out,
+			    "; see 'git worktree-ports repair --dry-run'\n");
+		return;
+	case HOLDERS_ORPHAN:
+		sbuf_addf(out,
+			  "verdict: an orphan of a removed worktree; stop it with 'kill %ld'\n",
+			  first_pid(w));
+		return;
+	case HOLDERS_UNALLOCATED:
+		sbuf_addf(out,
+			  "verdict: unallocated: no registry on this host allocates port %u\n",
+			  w->port);
+		return;
+	case HOLDERS_UNKNOWN:
+		sbuf_addstr(out,
+			    "verdict: unknown: the process holding the port is not visible\n");
+		return;
 	}
 }
 
@@ -235,6 +426,7 @@ static void print_human(const struct holders *w)
 				l->uid);
 		}
 	}
+	add_verdict(&out, w);
 	fwrite(out.buf, 1, out.len, stdout);
 	sbuf_release(&out);
 }
@@ -254,9 +446,10 @@ static const char *const who_usage[] = {
 	"git worktree-ports who [-q] <port>",
 	"",
 	"Say what listens on <port>: each socket, and each process holding it",
-	"(pid, user, command line, directory, start time); which worktree and",
-	"service the port is allocated to, and whether the process runs inside",
-	"that worktree. Outside a repository, only the listeners.",
+	"(pid, user, command line, directory, start time) with the worktree it",
+	"belongs to, of any registry on this host; which worktree and service",
+	"the port is allocated to; and a verdict: the allocation's own process,",
+	"a foreign one, an orphan of a removed worktree, or unallocated.",
 	NULL,
 };
 

@@ -144,7 +144,7 @@ test_expect_success 'who works outside a repository: only the listeners' '
 	serve . 23160 "$PWD/l7.pid" &&
 	GIT_CEILING_DIRECTORIES=$TRASH git -C norepo worktree-ports who 23160 >out 2>err &&
 	grep "pid $(cat l7.pid)" out &&
-	! grep allocated out &&
+	! grep "is allocated to" out &&
 	grep "not in a git repository" err &&
 	GIT_CEILING_DIRECTORIES=$TRASH git -C norepo worktree-ports who 23160 --json >out &&
 	echo null >expect &&
@@ -219,6 +219,84 @@ test_expect_success 'who changes no file' '
 	git -C r14 worktree-ports who "$port" >out &&
 	test_cmp expect r14/$R &&
 	test_cmp expect.log r14/design/worktrees/ports.log
+'
+
+test_expect_success 'who names the worktree a stranger runs in, and the verdict' '
+	test_when_finished "stop_pid $PWD/r15.pid" &&
+	who_repo r15 23220 &&
+	git -C r15 worktree add -q ../r15-two &&
+	port=$(cat r15.port) &&
+	serve r15-two "$port" "$PWD/r15.pid" &&
+	git -C r15 worktree-ports who "$port" >out &&
+	grep "^    worktree: ${SQ}r15-two${SQ} (this registry)$" out &&
+	grep "^verdict: a foreign process holds the port of ${SQ}web${SQ} of worktree ${SQ}r15-wt${SQ}" out &&
+	git -C r15 worktree-ports who "$port" --json >out &&
+	for k in verdict listeners.0.processes.0.worktree \
+		listeners.0.processes.0.worktree_registry \
+		listeners.0.processes.0.orphan
+	do
+		json_get out $k
+	done >actual &&
+	cat >expect <<-EOF &&
+	foreign
+	r15-two
+	$(cd r15 && pwd -P)/$R
+	false
+	EOF
+	test_cmp expect actual
+'
+
+test_expect_success 'who: the own process, on 127.0.0.1 and ::1 alike' '
+	test_when_finished "stop_pid $PWD/r16.pid; stop_pid $PWD/r16b.pid" &&
+	who_repo r16 23230 &&
+	port=$(cat r16.port) &&
+	serve r16-wt "$port" "$PWD/r16.pid" &&
+	(cd r16-wt/sub && start_listener ::1 "$port" "$TRASH/r16b.pid") &&
+	git -C r16 worktree-ports who "$port" >out &&
+	grep "^listening on 127.0.0.1 (IPv4)$" out &&
+	grep "^listening on ::1 (IPv6)$" out &&
+	test "$(grep -c "^    worktree: ${SQ}r16-wt${SQ} (this registry)$" out)" = 2 &&
+	grep "^verdict: the allocation${SQ}s own process (${SQ}web${SQ} of worktree ${SQ}r16-wt${SQ})$" out
+'
+
+test_expect_success 'who names a worktree of another registry on the host' '
+	test_when_finished "stop_pid $PWD/r17.pid" &&
+	who_repo r17 23240 &&
+	who_repo r17b 23250 &&
+	port=$(cat r17.port) &&
+	serve r17b-wt "$port" "$PWD/r17.pid" &&
+	git -C r17 worktree-ports who "$port" >out &&
+	grep "^    worktree: ${SQ}r17b-wt${SQ} of the registry $(cd r17b && pwd -P)/$R$" out &&
+	grep "^verdict: a foreign process" out &&
+	git -C r17b worktree-ports who "$(cat r17b.port)" >out &&
+	grep "^nothing listens" out
+'
+
+test_expect_success 'who calls a server of a removed worktree an orphan' '
+	test_when_finished "stop_pid $PWD/r18.pid" &&
+	who_repo r18 23260 &&
+	port=$(cat r18.port) &&
+	serve r18-wt/sub "$port" "$PWD/r18.pid" &&
+	git -C r18 worktree remove --force ../r18-wt &&
+	git -C r18 worktree-ports who "$port" >out &&
+	grep "^    directory: $(pwd -P)/r18-wt/sub (deleted)$" out &&
+	grep "^    worktree: none: its directory was deleted" out &&
+	grep "^verdict: an orphan of a removed worktree; stop it with ${SQ}kill $(cat r18.pid)${SQ}$" out &&
+	git -C r18 worktree-ports who "$port" --json >out &&
+	echo orphan >expect &&
+	json_get out verdict >actual &&
+	test_cmp expect actual &&
+	echo true >expect &&
+	json_get out listeners.0.processes.0.cwd_deleted >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'who on a listener that nobody allocates says so' '
+	test_when_finished "stop_pid $PWD/r19.pid" &&
+	new_repo r19 &&
+	serve . 23270 "$PWD/r19.pid" &&
+	git -C r19 worktree-ports who 23270 >out &&
+	grep "^verdict: unallocated: no registry on this host allocates port 23270$" out
 '
 
 test_done
