@@ -88,4 +88,17 @@ enum holders_verdict holders_verdict(const struct holders *h);
 
 void holders_release(struct holders *h);
 
+struct sbuf;
+
+/*
+ * One line on who holds 'port', for an error message: "pid 123 (python3
+ * -m http.server) in worktree 'review'", "... outside every known
+ * worktree", "... whose directory was deleted", or "user 'bob' (uid
+ * 1001), whose process is not visible". The worktrees are those of 's'
+ * (may have no registry loaded) and of the other registries. Appends
+ * nothing when nothing listens or the sockets cannot be read.
+ */
+void holders_describe(struct sbuf *out, const struct session *s,
+		      uint16_t port);
+
 #endif

@@ -203,3 +203,54 @@ void holders_release(struct holders *h)
 	h->have_registry = false;
 	h->registry = NULL;
 }
+
+void holders_describe(struct sbuf *out, const struct session *s,
+		      uint16_t port)
+{
+	struct owner_map m = OWNER_MAP_INIT;
+	struct probe_listener *ls = NULL;
+	const struct probe_proc *p = NULL;
+	struct owner_verdict v;
+	size_t nr = 0, i;
+
+	if (probe_listeners(&ls, &nr, port, NULL) < 0 || !nr)
+		goto out;
+	for (i = 0; i < nr && !p; i++)
+		if (ls[i].nr_procs)
+			p = &ls[i].procs[0];
+	if (!p) {
+		sbuf_addstr(out, "user '");
+		text_addstr_printable(out, ls[0].user);
+		sbuf_addf(out, "' (uid %u), whose process is not visible",
+			  ls[0].uid);
+		goto out;
+	}
+	owner_map_add_repo(&m, s);
+	owner_map_add_peers(&m, s->registry_path);
+	owner_judge(&v, &m, p);
+	/* the command line is printable already (probe.h) */
+	sbuf_addf(out, "pid %ld (%s)", p->pid, p->cmdline);
+	if (v.deleted) {
+		sbuf_addstr(out, ", whose directory was deleted");
+		if (v.was) {
+			sbuf_addstr(out, " (it was in worktree '");
+			text_addstr_printable(out, v.was->name);
+			sbuf_addstr(out, "')");
+		}
+	} else if (v.wt) {
+		sbuf_addstr(out, " in worktree '");
+		text_addstr_printable(out, v.wt->name);
+		sbuf_addch(out, '\'');
+		if (v.wt->registry) {
+			sbuf_addstr(out, " of the registry ");
+			text_addstr_printable(out, v.wt->registry);
+		}
+	} else if (p->cwd) {
+		sbuf_addstr(out, " in ");
+		text_addstr_printable(out, p->cwd);
+		sbuf_addstr(out, ", outside every known worktree");
+	}
+out:
+	owner_map_release(&m);
+	probe_listeners_free(ls, nr);
+}

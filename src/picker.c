@@ -3,6 +3,7 @@
 #include "alloc.h"
 #include "actlog.h"
 #include "error.h"
+#include "holders.h"
 #include "peers.h"
 #include "probe.h"
 #include "registry.h"
@@ -91,10 +92,15 @@ static int check_requested(const struct session *s, const struct taken *t,
 		return ret;
 	}
 	if (in_use(t, port)) {
+		struct sbuf who = SBUF_INIT;
+
+		holders_describe(&who, s, port);
 		ret = error_set(err, ERR_TAKEN, NULL, 0, NULL,
-				"port %u is in use on this system", port);
-		error_hint(err, "stop what listens there (see 'ss -ltnp sport = :%u'), or ask for another port",
+				"port %u is in use on this system%s%s", port,
+				who.len ? ": held by " : "", who.buf);
+		error_hint(err, "see 'git worktree-ports who %u'; stop what listens there, or ask for another port",
 			   port);
+		sbuf_release(&who);
 		return ret;
 	}
 	return 0;

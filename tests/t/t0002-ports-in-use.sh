@@ -88,8 +88,19 @@ test_expect_success '--port of a port held by a listener exits 6' '
 	start_listener 127.0.0.1 11335 l8.pid &&
 	cp r8/$R expect &&
 	test_expect_code 6 git -C r8 worktree-ports allocate web --port 11335 2>err &&
-	grep "^error: .*11335" err &&
+	grep "^error: port 11335 is in use on this system: held by pid $(cat l8.pid) (.*test-tool listen 127.0.0.1 11335 .*) in $(pwd -P), outside every known worktree$" err &&
+	grep "^hint: see ${SQ}git worktree-ports who 11335${SQ}" err &&
 	test_cmp expect r8/$R
+'
+
+test_expect_success '--port held by a server of another worktree names that worktree' '
+	test_when_finished "stop_pid $PWD/l8b.pid" &&
+	new_repo r8b &&
+	set_ranges r8b "web:11340-11349" &&
+	git -C r8b worktree add -q ../r8b-wt &&
+	(cd r8b-wt && start_listener 127.0.0.1 11345 "$TRASH/l8b.pid") &&
+	test_expect_code 6 git -C r8b worktree-ports allocate web --port 11345 2>err &&
+	grep "^error: port 11345 is in use on this system: held by pid $(cat l8b.pid) (.*) in worktree ${SQ}r8b-wt${SQ}$" err
 '
 
 test_expect_success '--port outside 1024..65535 or not a number exits 129' '
