@@ -6,7 +6,7 @@
  * 'check', 'repair', 'remove' and the health check (docs/probe.md):
  *
  *  - a process that carries the marker 'run' puts in the environment of
- *    what it starts (PROBE_MARKER_VAR in probe.h, holding the worktree's canonical
+ *    what it starts (PROBE_MARKER_VAR in probe.h, the worktree's canonical
  *    top) belongs to the known worktree at that directory;
  *  - else it belongs to worktree W when its own working directory is W's
  *    top or lies below it and no other known worktree lies between: the
@@ -25,6 +25,8 @@
  *	... v.wt, v.deleted, v.was ...
  *	owner_map_release(&m);
  */
+
+#include "nameset.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,12 +48,14 @@ struct owner_wt {
 struct owner_map {
 	struct owner_wt *items;
 	size_t nr, alloc;
+	struct nameset by_dir; /* once 'nr' > 0 */
 };
 
-#define OWNER_MAP_INIT { NULL, 0, 0 }
+#define OWNER_MAP_INIT { NULL, 0, 0, { NULL, 0, 0, NULL, NULL } }
 
 /*
- * Add a worktree. 'dir' is made canonical when it exists (a path that
+ * Add a worktree (the map indexes itself: do not move it once added
+ * to). 'dir' is made canonical when it exists (a path that
  * does not is kept as given, less final slashes). A directory already
  * in the map is not added twice: the first entry stays, except that a
  * live entry replaces a gone one.

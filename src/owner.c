@@ -29,20 +29,29 @@ static char *canonical_dir(const char *dir)
 	return real;
 }
 
+static void dir_key(const void *data, size_t i, const char **a, const char **b)
+{
+	const struct owner_map *m = data;
+
+	*a = m->items[i].dir;
+	*b = NULL;
+}
+
 void owner_map_add(struct owner_map *m, const char *name, const char *dir,
 		   const char *registry, bool gone)
 {
 	char *canon;
 	struct owner_wt *w;
-	size_t i;
+	long found;
 
 	if (!dir || !*dir)
 		return;
 	canon = canonical_dir(dir);
-	for (i = 0; i < m->nr; i++) {
-		w = &m->items[i];
-		if (strcmp(w->dir, canon))
-			continue;
+	if (!m->by_dir.slot)
+		nameset_init(&m->by_dir, 16, dir_key, m);
+	found = nameset_find(&m->by_dir, canon, NULL);
+	if (found >= 0) {
+		w = &m->items[found];
 		if (w->gone && !gone) {
 			free(w->name);
 			free(w->registry);
@@ -54,11 +63,12 @@ void owner_map_add(struct owner_map *m, const char *name, const char *dir,
 		return;
 	}
 	ALLOC_GROW(m->items, m->nr + 1, m->alloc);
-	w = &m->items[m->nr++];
+	w = &m->items[m->nr];
 	w->name = xstrdup(name);
 	w->dir = canon;
 	w->registry = xstrdup_or_null(registry);
 	w->gone = gone;
+	nameset_add(&m->by_dir, m->nr++);
 }
 
 void owner_map_add_repo(struct owner_map *m, const struct session *s)
@@ -129,39 +139,50 @@ void owner_map_release(struct owner_map *m)
 		free(m->items[i].registry);
 	}
 	free(m->items);
-	m->items = NULL;
-	m->nr = m->alloc = 0;
+	if (m->by_dir.slot)
+		nameset_release(&m->by_dir);
+	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * The deepest first: 'dir', then each of its parents in turn, looked up
+ * by name, so the cost is the depth of 'dir' however many worktrees the
+ * map holds.
+ */
 const struct owner_wt *owner_of_dir(const struct owner_map *m, const char *dir)
 {
-	const struct owner_wt *best = NULL;
-	size_t best_len = 0, i;
+	struct sbuf buf = SBUF_INIT;
+	const struct owner_wt *found = NULL;
+	long i;
 
-	if (!dir)
+	if (!dir || dir[0] != '/' || !m->nr)
 		return NULL;
-	for (i = 0; i < m->nr; i++) {
-		size_t len = strlen(m->items[i].dir);
+	sbuf_addstr(&buf, dir);
+	while (buf.len > 1 && buf.buf[buf.len - 1] == '/')
+		sbuf_setlen(&buf, buf.len - 1);
+	for (;;) {
+		char *slash;
 
-		if (best && len <= best_len)
-			continue;
-		if (!path_is_under(dir, m->items[i].dir))
-			continue;
-		best = &m->items[i];
-		best_len = len;
+		i = nameset_find(&m->by_dir, buf.buf, NULL);
+		if (i >= 0) {
+			found = &m->items[i];
+			break;
+		}
+		if (buf.len == 1)
+			break;
+		slash = strrchr(buf.buf, '/');
+		sbuf_setlen(&buf, slash == buf.buf ? 1 : (size_t)(slash - buf.buf));
 	}
-	return best;
+	sbuf_release(&buf);
+	return found;
 }
 
 static const struct owner_wt *by_marker(const struct owner_map *m,
 					const char *marker)
 {
-	size_t i;
+	long i = m->nr ? nameset_find(&m->by_dir, marker, NULL) : -1;
 
-	for (i = 0; i < m->nr; i++)
-		if (!strcmp(m->items[i].dir, marker))
-			return &m->items[i];
-	return NULL;
+	return i >= 0 ? &m->items[i] : NULL;
 }
 
 /* "/old/path (deleted)" less its suffix; the caller frees it. */
