@@ -60,6 +60,12 @@ void session_log(struct session *s, const char *action, const char *worktree,
 #define SESSION_ALLOW_DUPLICATES (1 << 1)
 /* Find the repository and registry path only: no lock, no load. */
 #define SESSION_NO_LOAD (1 << 2)
+/*
+ * Change nothing that would need saving and say nothing about it: the
+ * paths of moved worktrees are brought up to date in memory only, and
+ * removed worktrees keep their ports (--dry-run).
+ */
+#define SESSION_DRY_RUN (1 << 3)
 
 /*
  * Find the repository and the registry ('registry': --registry, may be
@@ -69,7 +75,9 @@ int session_open(struct session *s, const char *registry, unsigned flags,
 		 struct error *err);
 /*
  * The second half of session_open(), for a session opened with
- * SESSION_NO_LOAD: lock, load and drop removed worktrees' ports.
+ * SESSION_NO_LOAD: lock, load, bring the recorded paths of moved
+ * worktrees up to date (said on stderr, saved by session_finish()) and
+ * drop removed worktrees' ports.
  */
 int session_load(struct session *s, unsigned flags, struct error *err);
 struct target;
@@ -127,6 +135,14 @@ void released_list_release(struct released_list *l);
  */
 int session_autorelease(struct session *s, bool dry_run,
 			struct released_list *out, struct error *err);
+
+/*
+ * Bring the recorded paths of the loaded registry up to date with where
+ * git says each worktree is, in memory only and without a word, for a
+ * command that reads the registry without its lock (who). session_load()
+ * does the same, says it and saves it.
+ */
+int session_refresh_paths(struct session *s, struct error *err);
 
 /* Log 'action' for each allocation of 'l' (auto-release, prune...). */
 void session_log_released(struct session *s, const char *action,

@@ -110,6 +110,15 @@ enum wt_state {
 int wt_state(enum wt_state *out, const struct wt_repo *repo, const char *name,
 	     struct error *err);
 
+/*
+ * wt_state(), and where git now says the worktree is: '*top' is its
+ * canonical top directory when the answer came from git's files (an
+ * alive worktree, and the main one unless 'main_path' is NULL), else
+ * NULL. The caller frees it. Costs no more than wt_state().
+ */
+int wt_state_path(enum wt_state *out, char **top, const struct wt_repo *repo,
+		  const char *name, struct error *err);
+
 struct wt_info {
 	char *name;
 	char *path; /* NULL if git has lost it */

@@ -46,6 +46,9 @@ static void read_registry(struct session *s, const char *registry)
 			 line.buf);
 		goto out;
 	}
+	/* paths of moved worktrees as git has them now; who saves nothing */
+	if (!ret && s->repo)
+		ret = session_refresh_paths(s, &e);
 	if (!ret)
 		goto out;
 warn:

@@ -7,6 +7,7 @@
 #include "nameset.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "text.h"
 #include "wt.h"
 
 #include <ctype.h>
@@ -131,50 +132,6 @@ int session_start(struct session *s, struct target *t, const char *registry,
 	if (ret < 0 || !t)
 		return ret;
 	return session_target(t, s, worktree, err);
-}
-
-int session_load(struct session *s, unsigned flags, struct error *err)
-{
-	unsigned load_flags = 0;
-	struct stat st;
-	int ret;
-
-	/*
-	 * No registry: say what to do, and leave no lock file behind in a
-	 * repository that never ran init.
-	 */
-	if (stat(s->registry_path, &st) < 0 && errno == ENOENT) {
-		ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0, NULL,
-				"no registry");
-		error_hint(err, "run 'git worktree-ports init' to create it");
-		return ret;
-	}
-	ret = registry_lock(&s->lock, s->registry_path, session_lock_timeout(),
-			    err);
-	if (ret < 0)
-		return ret;
-	timing_mark("lock");
-	if (flags & SESSION_ALLOW_DUPLICATES)
-		load_flags |= REGISTRY_ALLOW_DUPLICATES;
-	ret = registry_load(&s->reg, s->registry_path, load_flags, err);
-	timing_mark("load");
-	if (ret < 0)
-		return ret;
-	if (!(flags & SESSION_NO_AUTORELEASE)) {
-		struct released_list gone = RELEASED_LIST_INIT;
-		size_t i;
-
-		ret = session_autorelease(s, false, &gone, err);
-		session_log_released(s, "auto-release", &gone,
-				     "worktree is gone");
-		for (i = 0; i < gone.nr; i++)
-			note("released port %u ('%s') of removed worktree '%s'",
-				 gone.items[i].port, gone.items[i].service,
-				 gone.items[i].worktree);
-		released_list_release(&gone);
-		timing_mark("autorelease");
-	}
-	return ret;
 }
 
 void session_log(struct session *s, const char *action, const char *worktree,
@@ -307,29 +264,77 @@ static void worktree_key(const void *data, size_t i, const char **a,
 	*b = NULL;
 }
 
+/* Where git says an alive worktree is now. */
+struct wt_place {
+	char *name;
+	char *top; /* canonical */
+	bool said; /* its move was noted */
+};
+
+/* What git says about the registry's worktrees (scan_worktrees()). */
+struct wt_scan {
+	char **gone; /* names, sorted, for bsearch */
+	size_t nr_gone, alloc_gone;
+	struct wt_place *places; /* sorted by name, for bsearch */
+	size_t nr_places, alloc_places;
+};
+
+#define WT_SCAN_INIT { NULL, 0, 0, NULL, 0, 0 }
+
+static void wt_scan_release(struct wt_scan *scan)
+{
+	size_t i;
+
+	free_names(scan->gone, scan->nr_gone);
+	for (i = 0; i < scan->nr_places; i++) {
+		free(scan->places[i].name);
+		free(scan->places[i].top);
+	}
+	free(scan->places);
+	memset(scan, 0, sizeof(*scan));
+}
+
+static int cmp_place(const void *a, const void *b)
+{
+	return strcmp(((const struct wt_place *)a)->name,
+		      ((const struct wt_place *)b)->name);
+}
+
+static const struct wt_place *find_place(const struct wt_scan *scan,
+					 const char *name)
+{
+	struct wt_place key = { (char *)name, NULL, false };
+
+	if (!scan->nr_places)
+		return NULL;
+	return bsearch(&key, scan->places, scan->nr_places,
+		       sizeof(*scan->places), cmp_place);
+}
+
 /*
- * Names of worktrees that are gone, sorted, for bsearch. They are copies:
- * removing allocations frees the registry's strings. Each distinct name
- * is looked at once, found through a hash set, so this stays linear in
- * the number of allocations.
+ * Ask git once about each worktree the registry names: which are gone,
+ * and where the alive ones are now. Every name is copied (removing
+ * allocations frees the registry's strings) and looked at once, found
+ * through a hash set, so this stays linear in the number of
+ * allocations.
  */
-static int gone_worktrees(char ***out, size_t *nr_out,
-			  const struct session *s, struct error *err)
+static int scan_worktrees(struct wt_scan *scan, const struct session *s,
+			  struct error *err)
 {
 	const struct registry *reg = s->reg;
-	size_t i, nr_gone = 0, alloc_gone = 0;
 	struct nameset seen;
-	char **gone = NULL;
+	size_t i;
 	int ret = 0;
 
 	nameset_init(&seen, reg->nr_allocs, worktree_key, reg);
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const char *name = reg->allocs[i].worktree;
 		enum wt_state state;
+		char *top = NULL;
 
 		if (nameset_add(&seen, i) >= 0)
 			continue;
-		ret = wt_state(&state, s->repo, name, err);
+		ret = wt_state_path(&state, &top, s->repo, name, err);
 		if (ret == ERR_NOTFOUND) {
 			/* a name git could never have given ('..', 'a/b') */
 			error_clear(err);
@@ -338,54 +343,196 @@ static int gone_worktrees(char ***out, size_t *nr_out,
 		}
 		if (ret < 0)
 			break;
-		if (state != WT_GONE)
-			continue;
-		ALLOC_GROW(gone, nr_gone + 1, alloc_gone);
-		gone[nr_gone++] = xstrdup(name);
+		if (state == WT_GONE) {
+			ALLOC_GROW(scan->gone, scan->nr_gone + 1,
+				   scan->alloc_gone);
+			scan->gone[scan->nr_gone++] = xstrdup(name);
+		} else if (top) {
+			ALLOC_GROW(scan->places, scan->nr_places + 1,
+				   scan->alloc_places);
+			scan->places[scan->nr_places].name = xstrdup(name);
+			scan->places[scan->nr_places].top = top;
+			scan->places[scan->nr_places].said = false;
+			scan->nr_places++;
+			top = NULL;
+		}
+		free(top);
 	}
 	nameset_release(&seen);
-	if (ret < 0) {
-		free_names(gone, nr_gone);
+	if (ret < 0)
 		return ret;
+	if (scan->nr_gone > 1)
+		qsort(scan->gone, scan->nr_gone, sizeof(*scan->gone), cmp_str);
+	if (scan->nr_places > 1)
+		qsort(scan->places, scan->nr_places, sizeof(*scan->places),
+		      cmp_place);
+	return 0;
+}
+
+static bool is_gone(const struct wt_scan *scan, const char *name)
+{
+	return scan->nr_gone && bsearch(&name, scan->gone, scan->nr_gone,
+					sizeof(*scan->gone), cmp_str);
+}
+
+static int release_gone(struct session *s, const struct wt_scan *scan,
+			bool dry_run, struct released_list *out)
+{
+	struct registry *reg = s->reg;
+	size_t i;
+
+	if (!scan->nr_gone)
+		return 0;
+	for (i = 0; i < reg->nr_allocs; i++)
+		if (is_gone(scan, reg->allocs[i].worktree))
+			released_list_add(out, &reg->allocs[i]);
+	if (dry_run)
+		return 0;
+	/* remove from the end, so indexes stay valid and moves stay short */
+	for (i = reg->nr_allocs; i-- > 0;) {
+		if (is_gone(scan, reg->allocs[i].worktree)) {
+			registry_remove(reg, i);
+			s->dirty = true;
+		}
 	}
-	if (nr_gone > 1)
-		qsort(gone, nr_gone, sizeof(*gone), cmp_str);
-	*out = gone;
-	*nr_out = nr_gone;
 	return 0;
 }
 
 int session_autorelease(struct session *s, bool dry_run,
 			struct released_list *out, struct error *err)
 {
-	struct registry *reg = s->reg;
-	char **gone = NULL;
-	size_t nr_gone = 0, i;
+	struct wt_scan scan = WT_SCAN_INIT;
 	int ret;
 
-	ret = gone_worktrees(&gone, &nr_gone, s, err);
-	if (ret < 0 || !nr_gone)
-		goto out;
-	for (i = 0; i < reg->nr_allocs; i++) {
-		const struct allocation *a = &reg->allocs[i];
+	ret = scan_worktrees(&scan, s, err);
+	if (!ret)
+		ret = release_gone(s, &scan, dry_run, out);
+	wt_scan_release(&scan);
+	return ret;
+}
 
-		if (!bsearch(&a->worktree, gone, nr_gone, sizeof(*gone),
-			     cmp_str))
+/*
+ * Is 'recorded' somewhere else than 'top' (canonical)? The same string
+ * is the same place; a recorded path that still resolves to 'top' (a
+ * symlink, a hand-written path) is not a move either.
+ */
+static bool moved_from(const char *recorded, const char *top)
+{
+	char resolved[PATH_MAX];
+
+	if (!strcmp(recorded, top))
+		return false;
+	return !realpath(recorded, resolved) || strcmp(resolved, top);
+}
+
+/*
+ * Bring every recorded path up to date with where git says its worktree
+ * is ('git worktree move', or the whole repository moved), in memory.
+ * With 'say', each moved worktree is noted on stderr once and logged.
+ * Allocations without a path (seed registries) are left so.
+ */
+static void refresh_paths(struct session *s, struct wt_scan *scan, bool say)
+{
+	struct registry *reg = s->reg;
+	size_t i;
+
+	if (!scan->nr_places)
+		return;
+	for (i = 0; i < reg->nr_allocs; i++) {
+		struct allocation *a = &reg->allocs[i];
+		struct wt_place *place;
+
+		if (!a->path)
 			continue;
-		released_list_add(out, a);
-	}
-	if (dry_run)
-		goto out;
-	/* remove from the end, so indexes stay valid and moves stay short */
-	for (i = reg->nr_allocs; i-- > 0;) {
-		if (bsearch(&reg->allocs[i].worktree, gone, nr_gone,
-			    sizeof(*gone), cmp_str)) {
-			registry_remove(reg, i);
-			s->dirty = true;
+		place = (struct wt_place *)find_place(scan, a->worktree);
+		if (!place || !moved_from(a->path, place->top))
+			continue;
+		if (say && !place->said) {
+			struct sbuf name = SBUF_INIT, to = SBUF_INIT;
+			struct sbuf from = SBUF_INIT, detail = SBUF_INIT;
+
+			text_addstr_printable(&name, a->worktree);
+			text_addstr_printable(&to, place->top);
+			text_addstr_printable(&from, a->path);
+			note("worktree '%s' moved to '%s' (was '%s'): its recorded path is updated",
+			     name.buf, to.buf, from.buf);
+			sbuf_addf(&detail, "moved from %s to %s", a->path,
+				  place->top);
+			session_log(s, "move", a->worktree, NULL, ACTLOG_NONE,
+				    ACTLOG_NONE, detail.buf);
+			sbuf_release(&name);
+			sbuf_release(&to);
+			sbuf_release(&from);
+			sbuf_release(&detail);
+			place->said = true;
 		}
+		registry_set_string(&a->path, place->top);
+		s->dirty = true;
 	}
+}
+
+int session_refresh_paths(struct session *s, struct error *err)
+{
+	struct wt_scan scan = WT_SCAN_INIT;
+	int ret;
+
+	ret = scan_worktrees(&scan, s, err);
+	if (!ret)
+		refresh_paths(s, &scan, false);
+	wt_scan_release(&scan);
+	return ret;
+}
+
+int session_load(struct session *s, unsigned flags, struct error *err)
+{
+	struct wt_scan scan = WT_SCAN_INIT;
+	unsigned load_flags = 0;
+	struct stat st;
+	int ret;
+
+	/*
+	 * No registry: say what to do, and leave no lock file behind in a
+	 * repository that never ran init.
+	 */
+	if (stat(s->registry_path, &st) < 0 && errno == ENOENT) {
+		ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0, NULL,
+				"no registry");
+		error_hint(err, "run 'git worktree-ports init' to create it");
+		return ret;
+	}
+	ret = registry_lock(&s->lock, s->registry_path, session_lock_timeout(),
+			    err);
+	if (ret < 0)
+		return ret;
+	timing_mark("lock");
+	if (flags & SESSION_ALLOW_DUPLICATES)
+		load_flags |= REGISTRY_ALLOW_DUPLICATES;
+	ret = registry_load(&s->reg, s->registry_path, load_flags, err);
+	timing_mark("load");
+	if (ret < 0)
+		return ret;
+	ret = scan_worktrees(&scan, s, err);
+	if (ret < 0)
+		goto out;
+	refresh_paths(s, &scan, !(flags & SESSION_DRY_RUN));
+	if (flags & SESSION_DRY_RUN)
+		s->dirty = false;
+	else if (!(flags & SESSION_NO_AUTORELEASE)) {
+		struct released_list gone = RELEASED_LIST_INIT;
+		size_t i;
+
+		release_gone(s, &scan, false, &gone);
+		session_log_released(s, "auto-release", &gone,
+				     "worktree is gone");
+		for (i = 0; i < gone.nr; i++)
+			note("released port %u ('%s') of removed worktree '%s'",
+				 gone.items[i].port, gone.items[i].service,
+				 gone.items[i].worktree);
+		released_list_release(&gone);
+	}
+	timing_mark("autorelease");
 out:
-	free_names(gone, nr_gone);
+	wt_scan_release(&scan);
 	return ret;
 }
 

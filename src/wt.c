@@ -914,10 +914,12 @@ static int no_worktree(struct error *err, const char *name)
 
 /*
  * What the files say, for the answers that need no confirming: the lock
- * file, or a registration whose '.git' is still where it says.
+ * file, or a registration whose '.git' is still where it says. For the
+ * latter, '*top' (when 'top' is not NULL) is the worktree's canonical top
+ * directory, the parent of that '.git'.
  */
-static bool state_from_files(enum wt_state *out, const char *commondir,
-			     const char *name)
+static bool state_from_files(enum wt_state *out, char **top,
+			     const char *commondir, const char *name)
 {
 	struct sbuf sb = SBUF_INIT;
 	char *dir = NULL;
@@ -945,6 +947,12 @@ static bool state_from_files(enum wt_state *out, const char *commondir,
 	if (exists(target)) {
 		*out = WT_ALIVE;
 		ret = true;
+		if (top) {
+			char *parent = parent_dir(target);
+
+			*top = canonical_or_copy(parent);
+			free(parent);
+		}
 	}
 out:
 	free(target);
@@ -957,18 +965,28 @@ out:
 int wt_state(enum wt_state *out, const struct wt_repo *repo, const char *name,
 	     struct error *err)
 {
+	return wt_state_path(out, NULL, repo, name, err);
+}
+
+int wt_state_path(enum wt_state *out, char **top, const struct wt_repo *repo,
+		  const char *name, struct error *err)
+{
 	git_repository *r = NULL;
 	git_worktree *w = NULL;
 	int ret = 0;
 	int locked;
 
+	if (top)
+		*top = NULL;
 	if (!strcmp(name, WT_MAIN_NAME)) {
 		*out = repo->bare ? WT_GONE : WT_ALIVE;
+		if (top && !repo->bare && repo->main_path)
+			*top = xstrdup(repo->main_path);
 		return 0;
 	}
 	if (!valid_name(name))
 		return no_worktree(err, name);
-	if (state_from_files(out, repo->commondir, name))
+	if (state_from_files(out, top, repo->commondir, name))
 		return 0;
 
 	ret = open_gitdir(&r, repo->commondir, err);

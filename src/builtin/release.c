@@ -168,7 +168,10 @@ int cmd_prune(int argc, const char **argv, struct global_opts *g,
 		return cli_usage_error(prune_usage, options,
 				       "'prune' takes no arguments, got '%s'",
 				       argv[0]);
-	ret = session_open(&s, g->registry, SESSION_NO_AUTORELEASE, err);
+	ret = session_open(&s, g->registry,
+			   SESSION_NO_AUTORELEASE |
+				   (dry_run ? SESSION_DRY_RUN : 0),
+			   err);
 	if (ret < 0)
 		goto out;
 	ret = session_autorelease(&s, dry_run, &gone, err);

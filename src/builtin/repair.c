@@ -440,7 +440,7 @@ int cmd_repair(int argc, const char **argv, struct global_opts *g,
 			"--all and --worktree cannot be used together");
 	/* a dry run changes no byte: removed worktrees keep their ports */
 	if (dry_run)
-		flags |= SESSION_NO_AUTORELEASE;
+		flags |= SESSION_DRY_RUN;
 	ret = session_open(&s, g->registry, flags, err);
 	if (ret < 0)
 		goto out;

@@ -221,6 +221,7 @@ static void test_is_action(void **state UNUSED)
 	assert_true(actlog_is_action("prune"));
 	assert_true(actlog_is_action("repair"));
 	assert_true(actlog_is_action("health"));
+	assert_true(actlog_is_action("move"));
 	assert_false(actlog_is_action("Allocate"));
 	assert_false(actlog_is_action("auto"));
 	assert_false(actlog_is_action(""));

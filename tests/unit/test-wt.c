@@ -420,6 +420,35 @@ static void test_state_locked_worktree_keeps(void **state UNUSED)
 	wt_free(repo);
 }
 
+static void test_state_path_follows_a_move(void **state UNUSED)
+{
+	enum wt_state st = WT_GONE;
+	struct error err = ERROR_INIT;
+	struct wt_repo *repo;
+	char *top = NULL;
+
+	new_repo("sm");
+	sh("git -C sm worktree add -q ../sm-a && mkdir sm-dir");
+	repo = open_ok("sm");
+	assert_int_equal(0, wt_state_path(&st, &top, repo, "sm-a", &err));
+	assert_int_equal(WT_ALIVE, st);
+	assert_string_equal(at("sm-a"), top);
+	free(top);
+	sh("git -C sm worktree move ../sm-a ../sm-dir/b");
+	assert_int_equal(0, wt_state_path(&st, &top, repo, "sm-a", &err));
+	assert_int_equal(WT_ALIVE, st);
+	assert_string_equal(at("sm-dir/b"), top);
+	free(top);
+	assert_int_equal(0, wt_state_path(&st, &top, repo, WT_MAIN_NAME, &err));
+	assert_string_equal(at("sm"), top);
+	free(top);
+	sh("git -C sm worktree lock ../sm-dir/b");
+	assert_int_equal(0, wt_state_path(&st, &top, repo, "sm-a", &err));
+	assert_int_equal(WT_LOCKED, st);
+	assert_null(top);
+	wt_free(repo);
+}
+
 static void test_state_rejects_names_that_climb(void **state UNUSED)
 {
 	static const char *bad[] = { "", ".", "..", "a/b", "../m", "/" };
@@ -943,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_state_removed_worktree_is_gone),
 		cmocka_unit_test(test_state_deleted_folder_is_gone),
 		cmocka_unit_test(test_state_locked_worktree_keeps),
+		cmocka_unit_test(test_state_path_follows_a_move),
 		cmocka_unit_test(test_state_rejects_names_that_climb),
 		cmocka_unit_test(test_list_all_worktrees),
 		cmocka_unit_test(test_lookup),
