@@ -71,7 +71,11 @@ void owner_map_add(struct owner_map *m, const char *name, const char *dir,
  */
 void owner_map_add_repo(struct owner_map *m, const struct session *s);
 
-/* The worktrees of 'l' (released by this command), as gone. */
+/*
+ * The worktrees of 'l' (released by this command), as gone: an entry of
+ * this registry already in the map under the same name and directory is
+ * marked gone.
+ */
 void owner_map_add_released(struct owner_map *m,
 			    const struct released_list *l);
 
@@ -106,6 +110,25 @@ void owner_judge(struct owner_verdict *v, const struct owner_map *m,
 
 /* Is 'p' an orphan: in a deleted directory, or in a gone worktree? */
 bool owner_is_orphan(const struct owner_verdict *v);
+
+struct sbuf;
+
+/*
+ * Append where the verdict places a process, printable, to follow "pid
+ * 123 (cmd)": "in worktree 'review'" (and "of the registry R" for
+ * another registry's), "in removed worktree 'feat'", "whose directory
+ * was deleted (it was in worktree 'feat')", or "outside every known
+ * worktree".
+ */
+void owner_add_place(struct sbuf *out, const struct owner_verdict *v);
+
+/*
+ * Append ", started from pid N (cmd) in worktree 'X'" when
+ * owner_started_from() finds such an ancestor of 'p'; nothing otherwise.
+ */
+void owner_add_started_from(struct sbuf *out, const struct owner_map *m,
+			    const struct owner_verdict *v,
+			    const struct probe_proc *p);
 
 /*
  * The labelled fact: the nearest ancestor of 'p' (below pid 1) whose

@@ -137,6 +137,15 @@ int session_autorelease(struct session *s, bool dry_run,
 			struct released_list *out, struct error *err);
 
 /*
+ * What session_load() does for a session opened with
+ * SESSION_NO_AUTORELEASE, for a command that needs to know what was
+ * released (check): drop the removed worktrees' ports, log it, say it on
+ * stderr, and append them to 'out'. session_finish() saves it.
+ */
+int session_release_removed(struct session *s, struct released_list *out,
+			    struct error *err);
+
+/*
  * Bring the recorded paths of the loaded registry up to date with where
  * git says each worktree is, in memory only and without a word, for a
  * command that reads the registry without its lock (who). session_load()

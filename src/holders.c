@@ -233,26 +233,15 @@ void holders_describe(struct sbuf *out, const struct session *s,
 	owner_judge(&v, &m, p);
 	/* the command line is printable already (probe.h) */
 	sbuf_addf(out, "pid %ld (%s)", p->pid, p->cmdline);
-	if (v.deleted) {
-		sbuf_addstr(out, ", whose directory was deleted");
-		if (v.was) {
-			sbuf_addstr(out, " (it was in worktree '");
-			text_addstr_printable(out, v.was->name);
-			sbuf_addstr(out, "')");
-		}
-	} else if (v.wt) {
-		sbuf_addstr(out, " in worktree '");
-		text_addstr_printable(out, v.wt->name);
-		sbuf_addch(out, '\'');
-		if (v.wt->registry) {
-			sbuf_addstr(out, " of the registry ");
-			text_addstr_printable(out, v.wt->registry);
-		}
-	} else if (p->cwd) {
+	if (!v.deleted && !v.wt && p->cwd) {
 		sbuf_addstr(out, " in ");
 		text_addstr_printable(out, p->cwd);
-		sbuf_addstr(out, ", outside every known worktree");
+		sbuf_addch(out, ',');
+	} else if (v.deleted) {
+		sbuf_addch(out, ',');
 	}
+	sbuf_addch(out, ' ');
+	owner_add_place(out, &v);
 out:
 	owner_map_release(&m);
 	probe_listeners_free(ls, nr);

@@ -29,6 +29,13 @@ void misfit_list_release(struct misfit_list *l)
 	free(l->items);
 	l->items = NULL;
 	l->nr = l->alloc = 0;
+	for (i = 0; i < l->nr_strays; i++) {
+		free(l->strays[i].range);
+		free(l->strays[i].why);
+	}
+	free(l->strays);
+	l->strays = NULL;
+	l->nr_strays = l->alloc_strays = 0;
 }
 
 static void add_misfit(struct misfit_list *l, enum misfit_kind kind,
@@ -89,6 +96,7 @@ enum hold {
 	HOLD_NONE,    /* nothing listens */
 	HOLD_INSIDE,  /* a process that runs inside the worktree */
 	HOLD_FOREIGN, /* a process outside it, or another user's socket */
+	HOLD_ORPHAN,  /* a process of a removed worktree, or of a deleted dir */
 	HOLD_UNCLEAR  /* cannot tell: see judge() */
 };
 
@@ -96,6 +104,7 @@ struct holder {
 	enum hold hold;
 	const struct probe_listener *l; /* the socket that decided */
 	const struct probe_proc *p;	/* its process; NULL if not visible */
+	struct owner_verdict v;		/* of 'p', when there is one */
 };
 
 /* The basename of the program of 'p' is 'name'? */
@@ -123,20 +132,31 @@ static bool known_dir(const struct owner_map *m, const char *worktree)
 	return false;
 }
 
-/* Does 'p' belong to 'worktree' of this registry, by owner.h's rule? */
-static bool belongs(const struct owner_map *m, const struct probe_proc *p,
-		    const char *worktree)
+/* Does 'v' place its process in 'worktree' of this registry? */
+static bool belongs(const struct owner_verdict *v, const char *worktree)
 {
-	struct owner_verdict v;
+	return v->wt && !v->wt->registry && !v->wt->gone &&
+	       !strcmp(v->wt->name, worktree);
+}
 
-	owner_judge(&v, m, p);
-	return v.wt && !v.wt->registry && !v.wt->gone &&
-	       !strcmp(v.wt->name, worktree);
+static void decide(struct holder *h, enum hold hold,
+		   const struct probe_listener *l, const struct probe_proc *p,
+		   const struct owner_verdict *v)
+{
+	h->hold = hold;
+	h->l = l;
+	h->p = p;
+	if (v)
+		h->v = *v;
+	else
+		memset(&h->v, 0, sizeof(h->v));
 }
 
 /*
  * Who holds a port, for 'worktree'. Inside as soon as one process
- * belongs to the worktree (owner.h). Foreign when a visible process
+ * belongs to the worktree (owner.h). An orphan when a process is one
+ * (owner_is_orphan()): its directory is in a removed worktree or was
+ * deleted, wherever 'worktree' is. Foreign when a visible process
  * belongs elsewhere, or when the socket belongs to another user whose
  * process we may not see: a worktree's own servers are its developer's.
  * Unclear when the worktree's directory is unknown, when the only
@@ -148,6 +168,7 @@ static bool belongs(const struct owner_map *m, const struct probe_proc *p,
 static void judge(struct holder *h, const struct probe_listener *ls, size_t nr,
 		  const struct owner_map *m, const char *worktree)
 {
+	struct owner_verdict v;
 	size_t i, k;
 
 	memset(h, 0, sizeof(*h));
@@ -156,36 +177,44 @@ static void judge(struct holder *h, const struct probe_listener *ls, size_t nr,
 	h->hold = HOLD_UNCLEAR;
 	h->l = &ls[0];
 	h->p = ls[0].nr_procs ? &ls[0].procs[0] : NULL;
-	if (!known_dir(m, worktree))
+	if (h->p)
+		owner_judge(&h->v, m, h->p);
+	for (i = 0; i < nr; i++)
+		for (k = 0; k < ls[i].nr_procs; k++) {
+			owner_judge(&v, m, &ls[i].procs[k]);
+			if (worktree && belongs(&v, worktree)) {
+				decide(h, HOLD_INSIDE, &ls[i], &ls[i].procs[k],
+				       &v);
+				return;
+			}
+			if (owner_is_orphan(&v) && h->hold != HOLD_ORPHAN)
+				decide(h, HOLD_ORPHAN, &ls[i], &ls[i].procs[k],
+				       &v);
+		}
+	if (h->hold == HOLD_ORPHAN || (worktree && !known_dir(m, worktree)))
 		return;
 	for (i = 0; i < nr; i++)
 		for (k = 0; k < ls[i].nr_procs; k++)
-			if (belongs(m, &ls[i].procs[k], worktree)) {
-				h->hold = HOLD_INSIDE;
-				h->l = &ls[i];
-				h->p = &ls[i].procs[k];
-				return;
-			}
-	for (i = 0; i < nr; i++)
-		for (k = 0; k < ls[i].nr_procs; k++)
 			if (!runs_program(&ls[i].procs[k], "docker-proxy")) {
-				h->hold = HOLD_FOREIGN;
-				h->l = &ls[i];
-				h->p = &ls[i].procs[k];
+				owner_judge(&v, m, &ls[i].procs[k]);
+				decide(h, HOLD_FOREIGN, &ls[i], &ls[i].procs[k],
+				       &v);
 				return;
 			}
 	for (i = 0; i < nr; i++)
 		if (!ls[i].nr_procs && ls[i].uid && ls[i].uid != getuid()) {
-			h->hold = HOLD_FOREIGN;
-			h->l = &ls[i];
-			h->p = NULL;
+			decide(h, HOLD_FOREIGN, &ls[i], NULL, NULL);
 			return;
 		}
 }
 
-/* "pid 123 (python3 -m http.server) in /tmp/x", and the brief form. */
+/*
+ * "held by pid 123 (python3 -m http.server) in /tmp/x, outside every
+ * known worktree", with the labelled fact of where it was started from;
+ * and the brief form, for the log.
+ */
 static void describe_holder(struct sbuf *why, struct sbuf *brief,
-			    const struct holder *h)
+			    const struct holder *h, const struct owner_map *m)
 {
 	const struct probe_proc *p = h->p;
 	struct sbuf cmd = SBUF_INIT;
@@ -221,6 +250,21 @@ static void describe_holder(struct sbuf *why, struct sbuf *brief,
 	} else {
 		sbuf_addstr(why, ", whose directory is not readable");
 	}
+	if (owner_is_orphan(&h->v)) {
+		const struct owner_wt *was = h->v.deleted ? h->v.was : h->v.wt;
+
+		if (was) {
+			sbuf_addstr(why, ", an orphan of removed worktree '");
+			text_addstr_printable(why, was->name);
+			sbuf_addch(why, '\'');
+		} else {
+			sbuf_addstr(why, ", an orphan (its directory was deleted)");
+		}
+	} else if (p->cwd) {
+		sbuf_addstr(why, ", ");
+		owner_add_place(why, &h->v);
+	}
+	owner_add_started_from(why, m, &h->v, p);
 	/* the program's name: argv[0] up to the first space, less its dir */
 	sbuf_reset(&cmd);
 	sbuf_add(&cmd, p->cmdline, strcspn(p->cmdline, " "));
@@ -251,6 +295,8 @@ struct survey {
 	size_t nr_ls;
 	struct portset *ports; /* of the allocations asked about */
 	struct peer_regs peers;
+	bool strays;	      /* MISFIT_STRAYS */
+	struct portset *live; /* of every live allocation */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -316,6 +362,7 @@ static void survey_release(struct survey *sv)
 	free(sv->order);
 	free(sv->ls);
 	free(sv->ports);
+	free(sv->live);
 	peer_regs_release(&sv->peers);
 }
 
@@ -334,11 +381,13 @@ static bool survey_start(struct survey *sv, const struct released_list *gone)
 	sv->order = xcalloc(reg->nr_allocs + 1, sizeof(*sv->order));
 	sv->released = gone;
 	sv->ports = xcalloc(1, sizeof(*sv->ports));
+	sv->live = xcalloc(1, sizeof(*sv->live));
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const struct allocation *a = &reg->allocs[i];
 
 		if (is_gone(sv, a->worktree))
 			continue;
+		portset_add(sv->live, a->port);
 		sv->order[sv->nr_live].port = a->port;
 		sv->order[sv->nr_live++].i = i;
 		if (in_scope(sv, a)) {
@@ -347,6 +396,20 @@ static bool survey_start(struct survey *sv, const struct released_list *gone)
 		}
 	}
 	qsort(sv->order, sv->nr_live, sizeof(*sv->order), cmp_live);
+	if (!sv->strays)
+		return any;
+	for (i = 0; i < reg->nr_ranges; i++) {
+		unsigned port;
+
+		for (port = reg->ranges[i].start; port <= reg->ranges[i].end;
+		     port++)
+			portset_add(sv->ports, (uint16_t)port);
+		any = true;
+	}
+	for (i = 0; gone && i < gone->nr; i++) {
+		portset_add(sv->ports, gone->items[i].port);
+		any = true;
+	}
 	return any;
 }
 
@@ -500,9 +563,12 @@ static void survey_one(struct misfit_list *out, struct survey *sv, size_t i,
 		judge(&h, ls, nr, &sv->map, a->worktree);
 		if (h.hold == HOLD_UNCLEAR) {
 			note_unclear(a, &h, known_dir(&sv->map, a->worktree));
-		} else if (h.hold == HOLD_FOREIGN) {
-			describe_holder(&why, &brief, &h);
-			add_misfit(out, MISFIT_FOREIGN, i, &why, &brief,
+		} else if (h.hold == HOLD_FOREIGN || h.hold == HOLD_ORPHAN) {
+			describe_holder(&why, &brief, &h, &sv->map);
+			add_misfit(out,
+				   h.hold == HOLD_ORPHAN ? MISFIT_ORPHAN
+							 : MISFIT_FOREIGN,
+				   i, &why, &brief,
 				   h.p ? h.p->pid : ACTLOG_NONE);
 		}
 	}
@@ -517,6 +583,62 @@ static int cmp_misfit(const void *a, const void *b)
 	if (x->index != y->index)
 		return x->index < y->index ? -1 : 1;
 	return (int)x->kind - (int)y->kind;
+}
+
+/* The range of this registry that 'port' lies in, or NULL. */
+static const struct range *range_at(const struct registry *reg, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < reg->nr_ranges; i++)
+		if (reg->ranges[i].start <= port && port <= reg->ranges[i].end)
+			return &reg->ranges[i];
+	return NULL;
+}
+
+static bool released_port(const struct survey *sv, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; sv->released && i < sv->released->nr; i++)
+		if (sv->released->items[i].port == port)
+			return true;
+	return false;
+}
+
+/*
+ * The listeners on ports of the ranges (and of the released worktrees)
+ * that no live allocation holds: one per port, an orphan first.
+ */
+static void survey_strays(struct misfit_list *out, struct survey *sv)
+{
+	const struct registry *reg = sv->s->reg;
+	size_t first, end;
+
+	for (first = 0; first < sv->nr_ls; first = end) {
+		uint16_t port = sv->ls[first].port;
+		const struct range *r = range_at(reg, port);
+		struct sbuf why = SBUF_INIT, brief = SBUF_INIT;
+		struct misfit_stray *st;
+		struct holder h;
+
+		for (end = first; end < sv->nr_ls && sv->ls[end].port == port;
+		     end++)
+			;
+		if (portset_has(sv->live, port) ||
+		    (!r && !released_port(sv, port)))
+			continue;
+		judge(&h, &sv->ls[first], end - first, &sv->map, NULL);
+		describe_holder(&why, &brief, &h, &sv->map);
+		ALLOC_GROW(out->strays, out->nr_strays + 1, out->alloc_strays);
+		st = &out->strays[out->nr_strays++];
+		st->port = port;
+		st->range = r ? xstrdup(r->name) : NULL;
+		st->pid = h.p ? h.p->pid : ACTLOG_NONE;
+		st->orphan = h.hold == HOLD_ORPHAN;
+		st->why = sbuf_detach(&why);
+		sbuf_release(&brief);
+	}
 }
 
 /* The survey proper, on 'sv' set up by survey_start(); releases it. */
@@ -540,6 +662,8 @@ static void survey_run(struct misfit_list *out, struct survey *sv)
 			if (in_scope(sv, &reg->allocs[sv->order[k].i]))
 				survey_one(out, sv, sv->order[k].i, keeper);
 	}
+	if (sv->strays)
+		survey_strays(out, sv);
 	survey_release(sv);
 	/* back to registry order, each allocation's reasons in kind order */
 	if (out->nr > 1)
@@ -548,7 +672,7 @@ static void survey_run(struct misfit_list *out, struct survey *sv)
 
 int misfit_survey(struct misfit_list *out, struct session *s,
 		  const char *worktree, const struct released_list *gone,
-		  struct error *err UNUSED)
+		  unsigned flags, struct error *err UNUSED)
 {
 	struct probe_listener *ls = NULL;
 	struct error e = ERROR_INIT;
@@ -558,6 +682,7 @@ int misfit_survey(struct misfit_list *out, struct session *s,
 	memset(&sv, 0, sizeof(sv));
 	sv.s = s;
 	sv.worktree = worktree;
+	sv.strays = flags & MISFIT_STRAYS;
 	if (survey_start(&sv, gone)) {
 		/* one read of the socket tables and of /proc for every port */
 		if (probe_listeners_set(&ls, &nr, sv.ports, &e) < 0) {
@@ -577,13 +702,14 @@ int misfit_survey_listeners(struct misfit_list *out, struct session *s,
 			    const char *worktree,
 			    const struct released_list *gone,
 			    const struct probe_listener *ls, size_t nr,
-			    struct error *err UNUSED)
+			    unsigned flags, struct error *err UNUSED)
 {
 	struct survey sv;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.s = s;
 	sv.worktree = worktree;
+	sv.strays = flags & MISFIT_STRAYS;
 	if (survey_start(&sv, gone))
 		survey_listeners(&sv, ls, nr);
 	survey_run(out, &sv);

@@ -103,9 +103,24 @@ void owner_map_add_released(struct owner_map *m,
 {
 	size_t i;
 
-	for (i = 0; i < l->nr; i++)
-		owner_map_add(m, l->items[i].worktree, l->items[i].a.path, NULL,
-			      true);
+	for (i = 0; i < l->nr; i++) {
+		const char *dir = l->items[i].a.path;
+		char *canon;
+		long found = -1;
+
+		if (!dir || !*dir)
+			continue;
+		canon = canonical_dir(dir);
+		if (m->by_dir.slot)
+			found = nameset_find(&m->by_dir, canon, NULL);
+		free(canon);
+		/* released by this command: gone, whatever else said live */
+		if (found >= 0 && !m->items[found].registry &&
+		    !strcmp(m->items[found].name, l->items[i].worktree))
+			m->items[found].gone = true;
+		else
+			owner_map_add(m, l->items[i].worktree, dir, NULL, true);
+	}
 }
 
 struct peer_add {
@@ -257,4 +272,45 @@ bool owner_started_from(const struct owner_map *m,
 			return true;
 	}
 	return false;
+}
+
+void owner_add_place(struct sbuf *out, const struct owner_verdict *v)
+{
+	if (v->deleted) {
+		sbuf_addstr(out, "whose directory was deleted");
+		if (v->was) {
+			sbuf_addstr(out, " (it was in worktree '");
+			text_addstr_printable(out, v->was->name);
+			sbuf_addstr(out, "')");
+		}
+	} else if (v->wt) {
+		sbuf_addstr(out, v->wt->gone ? "in removed worktree '"
+					     : "in worktree '");
+		text_addstr_printable(out, v->wt->name);
+		sbuf_addch(out, '\'');
+		if (v->wt->registry) {
+			sbuf_addstr(out, " of the registry ");
+			text_addstr_printable(out, v->wt->registry);
+		}
+	} else {
+		sbuf_addstr(out, "outside every known worktree");
+	}
+}
+
+void owner_add_started_from(struct sbuf *out, const struct owner_map *m,
+			    const struct owner_verdict *v,
+			    const struct probe_proc *p)
+{
+	const struct owner_wt *wt;
+	char *cmdline;
+	long pid;
+
+	if (!owner_started_from(m, v, p, &pid, &cmdline, &wt))
+		return;
+	/* the command line is printable already (probe.h) */
+	sbuf_addf(out, ", started from pid %ld (%s) in worktree '", pid,
+		  cmdline);
+	text_addstr_printable(out, wt->name);
+	sbuf_addch(out, '\'');
+	free(cmdline);
 }

@@ -398,6 +398,42 @@ static int release_gone(struct session *s, const struct wt_scan *scan,
 	return 0;
 }
 
+/* Log the automatic release of 'gone' and say it on stderr. */
+static void said_released(struct session *s, const struct released_list *gone)
+{
+	struct sbuf svc = SBUF_INIT, wt = SBUF_INIT;
+	size_t i;
+
+	session_log_released(s, "auto-release", gone, "worktree is gone");
+	for (i = 0; i < gone->nr; i++) {
+		sbuf_reset(&svc);
+		sbuf_reset(&wt);
+		text_addstr_printable(&svc, gone->items[i].service);
+		text_addstr_printable(&wt, gone->items[i].worktree);
+		note("released port %u ('%s') of removed worktree '%s'",
+		     gone->items[i].port, svc.buf, wt.buf);
+	}
+	sbuf_release(&svc);
+	sbuf_release(&wt);
+}
+
+int session_release_removed(struct session *s, struct released_list *out,
+			    struct error *err)
+{
+	size_t before = out->nr;
+	struct released_list said = RELEASED_LIST_INIT;
+	int ret;
+
+	ret = session_autorelease(s, false, out, err);
+	if (ret < 0 || out->nr == before)
+		return ret;
+	/* only what this call released is said */
+	said.items = out->items + before;
+	said.nr = out->nr - before;
+	said_released(s, &said);
+	return 0;
+}
+
 int session_autorelease(struct session *s, bool dry_run,
 			struct released_list *out, struct error *err)
 {
@@ -519,15 +555,9 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 		s->dirty = false;
 	else if (!(flags & SESSION_NO_AUTORELEASE)) {
 		struct released_list gone = RELEASED_LIST_INIT;
-		size_t i;
 
 		release_gone(s, &scan, false, &gone);
-		session_log_released(s, "auto-release", &gone,
-				     "worktree is gone");
-		for (i = 0; i < gone.nr; i++)
-			note("released port %u ('%s') of removed worktree '%s'",
-				 gone.items[i].port, gone.items[i].service,
-				 gone.items[i].worktree);
+		said_released(s, &gone);
 		released_list_release(&gone);
 	}
 	timing_mark("autorelease");

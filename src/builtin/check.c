@@ -8,6 +8,7 @@
 #include "parse-options.h"
 #include "registry.h"
 #include "sbuf.h"
+#include "actlog.h"
 
 #include <stdio.h>
 
@@ -18,13 +19,13 @@ enum kind {
 	KIND_BAD_PORT,
 	KIND_RESERVED,
 	KIND_DUPLICATE,
-	KIND_GONE_WORKTREE,
-	KIND_FOREIGN_PROCESS
+	KIND_FOREIGN_PROCESS,
+	KIND_ORPHAN_PROCESS
 };
 
 static const char *const kind_names[] = {
-	"range_overlap", "outside_range", "bad_port",	     "reserved",
-	"duplicate",	 "gone_worktree", "foreign_process",
+	"range_overlap", "outside_range",   "bad_port",	      "reserved",
+	"duplicate",	 "foreign_process", "orphan_process",
 };
 
 struct conflict {
@@ -156,20 +157,45 @@ static void add_subject(struct sbuf *out, uint16_t port, const char *service,
 	sbuf_addch(out, '\'');
 }
 
-static void gone_worktrees(struct conflicts *l, const struct released_list *g)
+/* "kill 123": what stops an orphan. */
+static void add_kill(struct sbuf *fix, long pid, uint16_t port)
+{
+	if (pid != ACTLOG_NONE)
+		sbuf_addf(fix, "kill %ld", pid);
+	else
+		sbuf_addf(fix, "stop the process that listens on port %u", port);
+}
+
+/*
+ * The listeners no allocation accounts for: an orphan is a conflict; any
+ * other is a note, as it fails nothing yet (but the next allocation of
+ * its port skips it).
+ */
+static void strays(struct conflicts *l, const struct misfit_list *mf)
 {
 	struct sbuf detail = SBUF_INIT, fix = SBUF_INIT;
 	size_t i;
 
-	for (i = 0; i < g->nr; i++) {
-		const struct released *r = &g->items[i];
+	for (i = 0; i < mf->nr_strays; i++) {
+		const struct misfit_stray *st = &mf->strays[i];
 
-		add_subject(&detail, r->port, r->service, r->worktree);
-		sbuf_addstr(&detail, ": the worktree is gone");
-		sbuf_addstr(&fix, "git worktree-ports prune");
-		add(l, KIND_GONE_WORKTREE, r->port, r->worktree, r->service,
-		    &detail, &fix);
+		sbuf_addf(&detail, "port %u", st->port);
+		if (st->range) {
+			sbuf_addstr(&detail, " of range '");
+			text_addstr_printable(&detail, st->range);
+			sbuf_addch(&detail, '\'');
+		}
+		sbuf_addf(&detail, " is %s", st->why);
+		if (!st->orphan) {
+			note("%s, and no allocation holds it", detail.buf);
+			sbuf_reset(&detail);
+			continue;
+		}
+		add_kill(&fix, st->pid, st->port);
+		add(l, KIND_ORPHAN_PROCESS, st->port, NULL, NULL, &detail,
+		    &fix);
 	}
+	sbuf_release(&detail);
 }
 
 static enum kind kind_of(enum misfit_kind m)
@@ -186,6 +212,8 @@ static enum kind kind_of(enum misfit_kind m)
 		return KIND_DUPLICATE;
 	case MISFIT_FOREIGN:
 		break;
+	case MISFIT_ORPHAN:
+		return KIND_ORPHAN_PROCESS;
 	}
 	return KIND_FOREIGN_PROCESS;
 }
@@ -202,14 +230,19 @@ static void misfits(struct conflicts *l, const struct session *s,
 
 		add_subject(&detail, a->port, a->service, a->worktree);
 		sbuf_addf(&detail, " is %s", m->why);
-		sbuf_addstr(&fix, "git worktree-ports repair --worktree ");
-		add_shell_word(&fix, a->worktree);
+		if (m->kind == MISFIT_ORPHAN) {
+			add_kill(&fix, m->pid, a->port);
+		} else {
+			sbuf_addstr(&fix, "git worktree-ports repair --worktree ");
+			add_shell_word(&fix, a->worktree);
+		}
 		add(l, kind_of(m->kind), a->port, a->worktree, a->service,
 		    &detail, &fix);
 	}
 }
 
-static void print_json(const struct session *s, const struct conflicts *l)
+static void print_json(const struct session *s, const struct conflicts *l,
+		       const struct misfit_list *mf)
 {
 	struct jsonw w = JSONW_INIT;
 	size_t i;
@@ -227,6 +260,20 @@ static void print_json(const struct session *s, const struct conflicts *l)
 		jsonw_string(&w, "service", c->service);
 		jsonw_string(&w, "detail", c->detail);
 		jsonw_string(&w, "fix", c->fix);
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
+	jsonw_array_begin(&w, "unallocated_listeners");
+	for (i = 0; i < mf->nr_strays; i++) {
+		const struct misfit_stray *st = &mf->strays[i];
+
+		if (st->orphan)
+			continue; /* a conflict above */
+		jsonw_object_begin(&w, NULL);
+		jsonw_int(&w, "port", st->port);
+		jsonw_string(&w, "range", st->range);
+		jsonw_int_or_null(&w, "pid", st->pid, ACTLOG_NONE);
+		jsonw_string(&w, "detail", st->why);
 		jsonw_object_end(&w);
 	}
 	jsonw_array_end(&w);
@@ -259,8 +306,10 @@ static const char *const check_usage[] = {
 	"Report every conflict, each with the command that fixes it: a port",
 	"allocated twice (here or in another registry on this host), outside its",
 	"range, reserved or refused by browsers, held by a process outside its",
-	"worktree, the ports of a removed worktree, ranges that overlap. Exit 9",
-	"when any is found. Changes nothing.",
+	"worktree, held by an orphan (a server of a removed worktree), ranges that",
+	"overlap. Exit 9 when any is found. Like every command it first releases",
+	"the ports of removed worktrees; listeners in a range that no allocation",
+	"holds are noted.",
 	NULL,
 };
 
@@ -281,25 +330,31 @@ int cmd_check(int argc, const char **argv, struct global_opts *g,
 		return cli_usage_error(check_usage, options,
 				       "'check' takes no arguments, got '%s'",
 				       argv[0]);
-	/* check reports: it keeps what prune would drop, and writes nothing */
+	/*
+	 * Removed worktrees' ports are released as by every command; the
+	 * survey is told which, to know their servers as orphans.
+	 */
 	ret = session_open(&s, g->registry,
 			   SESSION_NO_AUTORELEASE | SESSION_ALLOW_DUPLICATES,
 			   err);
 	if (ret < 0)
 		goto out;
-	ret = session_autorelease(&s, true, &gone, err);
+	ret = session_release_removed(&s, &gone, err);
 	if (ret < 0)
 		goto out;
-	ret = misfit_survey(&mf, &s, NULL, &gone, err);
+	ret = misfit_survey(&mf, &s, NULL, &gone, MISFIT_STRAYS, err);
 	if (ret < 0)
 		goto out;
 	range_overlaps(&l, &s);
-	gone_worktrees(&l, &gone);
 	misfits(&l, &s, &mf);
+	strays(&l, &mf);
 	if (l.nr > 1)
 		qsort(l.items, l.nr, sizeof(*l.items), cmp_conflict);
+	ret = session_finish(&s, err);
+	if (ret < 0)
+		goto out;
 	if (g->json)
-		print_json(&s, &l);
+		print_json(&s, &l, &mf);
 	else if (!g->quiet)
 		print_human(&l);
 	if (l.nr)

@@ -55,6 +55,27 @@ static void moves_release(struct move *moves, size_t nr)
 	free(moves);
 }
 
+/*
+ * An orphan holds the port: moving would leave the port to a process
+ * nobody runs any more. Stopping it is the fix.
+ */
+static void note_orphan(const struct allocation *a, const struct misfit *m)
+{
+	struct sbuf svc = SBUF_INIT, wt = SBUF_INIT, fix = SBUF_INIT;
+
+	text_addstr_printable(&svc, a->service);
+	text_addstr_printable(&wt, a->worktree);
+	if (m->pid != ACTLOG_NONE)
+		sbuf_addf(&fix, "stop it with 'kill %ld'", m->pid);
+	else
+		sbuf_addstr(&fix, "stop it");
+	note("'%s' of worktree '%s' keeps port %u, %s, an orphan: %s",
+	     svc.buf, wt.buf, a->port, m->why, fix.buf);
+	sbuf_release(&svc);
+	sbuf_release(&wt);
+	sbuf_release(&fix);
+}
+
 /* One move per allocation, for its first reason (kind order). */
 static size_t plan(struct move **out, struct session *s,
 		   const struct misfit_list *mf)
@@ -69,6 +90,10 @@ static size_t plan(struct move **out, struct session *s,
 
 		if (i && mf->items[i - 1].index == m->index)
 			continue;
+		if (m->kind == MISFIT_ORPHAN) {
+			note_orphan(a, m);
+			continue;
+		}
 		mv = &moves[nr++];
 		mv->worktree = xstrdup(a->worktree);
 		mv->service = xstrdup(a->service);
@@ -325,6 +350,8 @@ static const char *kind_name(enum misfit_kind kind)
 		return "duplicate";
 	case MISFIT_FOREIGN:
 		return "foreign_process";
+	case MISFIT_ORPHAN:
+		return "orphan_process";
 	}
 	return "unknown";
 }
@@ -454,7 +481,7 @@ int cmd_repair(int argc, const char **argv, struct global_opts *g,
 		if (ret < 0)
 			goto out;
 	}
-	ret = misfit_survey(&mf, &s, all ? NULL : t.name, &gone, err);
+	ret = misfit_survey(&mf, &s, all ? NULL : t.name, &gone, 0, err);
 	if (ret < 0)
 		goto out;
 	nr = plan(&moves, &s, &mf);

@@ -93,15 +93,22 @@ test_expect_success 'an allocation on a port browsers refuse is a conflict' '
 	grep "^bad_port: port 10080 of ${SQ}web${SQ} in worktree ${SQ}.main${SQ} is a port browsers refuse to connect to; fix: git worktree-ports repair --worktree .main$" out
 '
 
-test_expect_success 'the ports of a removed worktree are reported, not released' '
+test_expect_success 'check releases the ports of a removed worktree, with a note' '
 	check_repo r6 23380 &&
-	rm -rf r6-wt &&
-	git -C r6 worktree prune &&
-	cp r6/$R expect &&
-	test_expect_code 9 git -C r6 worktree-ports check >out 2>err &&
-	grep "^gone_worktree: port $(cat r6.port) of ${SQ}web${SQ} in worktree ${SQ}r6-wt${SQ}: the worktree is gone; fix: git worktree-ports prune$" out &&
-	! grep released err &&
-	test_cmp expect r6/$R
+	git -C r6 worktree remove ../r6-wt &&
+	git -C r6 worktree-ports check >out 2>err &&
+	echo "no conflicts" >expect &&
+	test_cmp expect out &&
+	echo "note: released port $(cat r6.port) (${SQ}web${SQ}) of removed worktree ${SQ}r6-wt${SQ}" >expect &&
+	test_cmp expect err &&
+	! grep "\"r6-wt\"" r6/$R &&
+	grep "\"action\":\"auto-release\".*\"worktree\":\"r6-wt\"" r6/design/worktrees/ports.log &&
+	cp r6/$R expect.reg &&
+	cp r6/design/worktrees/ports.log expect.log &&
+	git -C r6 worktree-ports check >out 2>err &&
+	test_must_be_empty err &&
+	test_cmp expect.reg r6/$R &&
+	test_cmp expect.log r6/design/worktrees/ports.log
 '
 
 test_expect_success 'a port held by a process outside its worktree is a conflict' '
@@ -110,7 +117,7 @@ test_expect_success 'a port held by a process outside its worktree is a conflict
 	mkdir else7 &&
 	serve else7 "$(cat r7.port)" "$PWD/r7.pid" &&
 	test_expect_code 9 git -C r7 worktree-ports check >out &&
-	grep "^foreign_process: port $(cat r7.port) of ${SQ}web${SQ} in worktree ${SQ}r7-wt${SQ} is held by pid $(cat r7.pid) (.*test-tool.*) in $(cd else7 && pwd -P); fix: git worktree-ports repair --worktree r7-wt$" out
+	grep "^foreign_process: port $(cat r7.port) of ${SQ}web${SQ} in worktree ${SQ}r7-wt${SQ} is held by pid $(cat r7.pid) (.*test-tool.*) in $(cd else7 && pwd -P), outside every known worktree; fix: git worktree-ports repair --worktree r7-wt$" out
 '
 
 test_expect_success 'a server inside its own worktree is no conflict' '
@@ -148,10 +155,6 @@ test_expect_success 'a port also allocated in another registry is a conflict' '
 test_expect_success 'every kind at once, and check writes nothing' '
 	test_when_finished "stop_pid $PWD/r11.pid" &&
 	check_repo r11 23500 &&
-	git -C r11 worktree add -q ../r11-gone &&
-	git -C r11-gone worktree-ports allocate api -q >r11.gone &&
-	rm -rf r11-gone &&
-	git -C r11 worktree prune &&
 	json_edit r11/$R set ranges.api.start 23505 &&
 	json_edit r11/$R set ranges.db "{\"start\": 23520, \"end\": 23529}" &&
 	json_edit r11/$R set reserved "[{\"start\": 23528, \"end\": 23528}]" &&
@@ -166,7 +169,6 @@ test_expect_success 'every kind at once, and check writes nothing' '
 	cat >expect <<-\EOF &&
 	duplicate
 	foreign_process
-	gone_worktree
 	outside_range
 	range_overlap
 	reserved

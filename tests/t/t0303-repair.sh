@@ -57,7 +57,7 @@ test_expect_success 'repair --dry-run says what it would do and changes no byte'
 	serve else2 "$port" "$PWD/r2.pid" &&
 	snapshot r2 before &&
 	git -C r2-wt worktree-ports repair --dry-run >out &&
-	grep "^would move ${SQ}web${SQ} of worktree ${SQ}r2-wt${SQ} from $port to [0-9]*: $port is held by pid $(cat r2.pid) (.*test-tool.*) in $(cd else2 && pwd -P)$" out &&
+	grep "^would move ${SQ}web${SQ} of worktree ${SQ}r2-wt${SQ} from $port to [0-9]*: $port is held by pid $(cat r2.pid) (.*test-tool.*) in $(cd else2 && pwd -P), outside every known worktree$" out &&
 	grep "^would rewrite $(cd r2-wt && pwd -P)/.env$" out &&
 	snapshot r2 after &&
 	diff -r before after &&
@@ -78,7 +78,7 @@ test_expect_success 'repair moves a seized port, rewrites .env and logs it' '
 	git -C r3-wt worktree-ports repair --dry-run >plan &&
 	new=$(sed -n "s/^would move .* to \([0-9]*\): .*/\1/p" plan) &&
 	git -C r3-wt worktree-ports repair >out &&
-	grep "^moved ${SQ}web${SQ} of worktree ${SQ}r3-wt${SQ} from $port to $new: $port is held by pid $(cat r3.pid) (.*test-tool.*) in $(cd else3 && pwd -P)$" out &&
+	grep "^moved ${SQ}web${SQ} of worktree ${SQ}r3-wt${SQ} from $port to $new: $port is held by pid $(cat r3.pid) (.*test-tool.*) in $(cd else3 && pwd -P), outside every known worktree$" out &&
 	grep "^wrote $(cd r3-wt && pwd -P)/.env$" out &&
 	test "$new" != "$port" &&
 	grep "^PORT_WEB=$new$" r3-wt/.env &&

@@ -259,12 +259,15 @@ static const char *kind_name(enum misfit_kind k)
 		return "peer";
 	case MISFIT_FOREIGN:
 		return "foreign";
+	case MISFIT_ORPHAN:
+		return "orphan";
 	}
 	return "?";
 }
 
 /* Survey, and say what was found as "INDEX:KIND ..." */
-static char *survey(const char *worktree, const struct released_list *g)
+static char *survey_flags(const char *worktree, const struct released_list *g,
+			  unsigned flags)
 {
 	struct error err = ERROR_INIT;
 	struct sbuf sb = SBUF_INIT;
@@ -272,14 +275,22 @@ static char *survey(const char *worktree, const struct released_list *g)
 
 	misfit_list_release(&out);
 	assert_int_equal(0, misfit_survey_listeners(&out, &s, worktree, g, ls,
-						    nr_ls, &err));
+						    nr_ls, flags, &err));
 	for (i = 0; i < out.nr; i++) {
 		sbuf_addf(&sb, "%s%zu:%s", i ? " " : "", out.items[i].index,
 			  kind_name(out.items[i].kind));
-		if (out.items[i].kind != MISFIT_FOREIGN)
+		if (out.items[i].kind != MISFIT_FOREIGN &&
+		    out.items[i].kind != MISFIT_ORPHAN)
 			assert_int_equal(ACTLOG_NONE, out.items[i].pid);
 	}
+	if (!(flags & MISFIT_STRAYS))
+		assert_int_equal(0, out.nr_strays);
 	return sbuf_detach(&sb);
+}
+
+static char *survey(const char *worktree, const struct released_list *g)
+{
+	return survey_flags(worktree, g, 0);
 }
 
 static void assert_survey(const char *expect, const char *worktree,
@@ -326,7 +337,7 @@ static void test_every_kind(void **state UNUSED)
 	m = find(7, MISFIT_FOREIGN);
 	assert_int_equal(4242, m->pid);
 	sbuf_addf(&expect,
-		  "held by pid 4242 (python3 -m http.server 8082) in %s",
+		  "held by pid 4242 (python3 -m http.server 8082) in %s, outside every known worktree",
 		  at("elsewhere"));
 	assert_string_equal(expect.buf, m->why);
 	assert_string_equal("held by pid 4242 (python3)", m->brief);
@@ -406,6 +417,114 @@ static void test_unreadable_directory_is_foreign(void **state UNUSED)
 	assert_survey("2:outside 3:bad 4:reserved 12:peer", "a", &gone);
 }
 
+/* The last process added: its directory was deleted. */
+static void deleted_dir(void)
+{
+	struct probe_proc *p = &procs[nr_ls - 1];
+	struct sbuf dir = SBUF_INIT;
+
+	sbuf_addf(&dir, "%s (deleted)", p->cwd);
+	p->cwd = keep(dir.buf);
+	p->cwd_deleted = true;
+	sbuf_release(&dir);
+}
+
+static void test_orphans(void **state UNUSED)
+{
+	struct sbuf expect = SBUF_INIT;
+	const struct misfit *m;
+
+	/* in a removed worktree whose directory is still there */
+	make_dir("gone");
+	make_dir("gone/app");
+	add_process(8087, 4800, "node old.js", "gone/app", NULL);
+	assert_survey("2:outside 3:bad 4:reserved 12:peer 13:orphan", "a",
+		      &gone);
+	m = find(13, MISFIT_ORPHAN);
+	assert_int_equal(4800, m->pid);
+	sbuf_addf(&expect,
+		  "held by pid 4800 (node old.js) in %s, an orphan of removed worktree 'gone'",
+		  at("gone/app"));
+	assert_string_equal(expect.buf, m->why);
+
+	/* in a deleted directory that was in the removed worktree */
+	nr_ls = 0;
+	add_process(8087, 4801, "node old.js", "gone/app", NULL);
+	deleted_dir();
+	assert_survey("2:outside 3:bad 4:reserved 12:peer 13:orphan", "a",
+		      &gone);
+	sbuf_reset(&expect);
+	sbuf_addf(&expect,
+		  "held by pid 4801 (node old.js) in %s (deleted), an orphan of removed worktree 'gone'",
+		  at("gone/app"));
+	assert_string_equal(expect.buf, find(13, MISFIT_ORPHAN)->why);
+
+	/* in a deleted directory of nowhere known; beside a stranger */
+	nr_ls = 0;
+	add_process(8087, 4802, "ruby app.rb", "elsewhere", NULL);
+	add_process(8087, 4803, "node old.js", "/no/such/place", NULL);
+	deleted_dir();
+	assert_survey("2:outside 3:bad 4:reserved 12:peer 13:orphan", "a",
+		      NULL);
+	m = find(13, MISFIT_ORPHAN);
+	assert_int_equal(4803, m->pid);
+	assert_string_equal(
+		"held by pid 4803 (node old.js) in /no/such/place (deleted), an orphan (its directory was deleted)",
+		m->why);
+
+	/* the worktree's own server beside an orphan keeps the port */
+	add_process(8087, 4804, "ruby app.rb", "wt-a", NULL);
+	assert_survey("2:outside 3:bad 4:reserved 12:peer", "a", NULL);
+	sbuf_release(&expect);
+}
+
+static void test_strays(void **state UNUSED)
+{
+	struct sbuf expect = SBUF_INIT;
+	char *got;
+
+	add_listeners();
+	/* in range 'web', allocated to nobody, run in worktree "a" */
+	add_process(8086, 4900, "vite", "wt-a", NULL);
+	/* the port of a worktree released now, outside every range */
+	add_process(9999, 4901, "old-x", "elsewhere", NULL);
+	/* in range 'default', an orphan */
+	add_process(10050, 4902, "node old.js", "gone", NULL);
+	deleted_dir();
+	/* in no range: 7000 of add_listeners() is not looked at */
+	released_list_add(&gone, &s.reg->allocs[1]);
+	got = survey_flags(NULL, &gone, MISFIT_STRAYS);
+	/* the allocations' misfits are as without */
+	assert_string_equal("2:outside 3:bad 4:reserved 6:duplicate 7:foreign "
+			    "10:foreign 12:peer",
+			    got);
+	free(got);
+	assert_int_equal(3, out.nr_strays);
+
+	assert_int_equal(8086, out.strays[0].port);
+	assert_string_equal("web", out.strays[0].range);
+	assert_int_equal(4900, out.strays[0].pid);
+	assert_false(out.strays[0].orphan);
+	sbuf_addf(&expect, "held by pid 4900 (vite) in %s, in worktree 'a'",
+		  at("wt-a"));
+	assert_string_equal(expect.buf, out.strays[0].why);
+
+	assert_int_equal(9999, out.strays[1].port);
+	assert_null(out.strays[1].range);
+	assert_false(out.strays[1].orphan);
+
+	assert_int_equal(10050, out.strays[2].port);
+	assert_string_equal("default", out.strays[2].range);
+	assert_int_equal(4902, out.strays[2].pid);
+	assert_true(out.strays[2].orphan);
+	sbuf_reset(&expect);
+	sbuf_addf(&expect,
+		  "held by pid 4902 (node old.js) in %s (deleted), an orphan of removed worktree 'gone'",
+		  at("gone"));
+	assert_string_equal(expect.buf, out.strays[2].why);
+	sbuf_release(&expect);
+}
+
 static void test_filter_by_worktree(void **state UNUSED)
 {
 	add_listeners();
@@ -432,7 +551,7 @@ static void test_reads_the_system(void **state UNUSED)
 	 * misfit_survey() itself, on the system's sockets: the misfits
 	 * that do not depend on them are the same.
 	 */
-	assert_int_equal(0, misfit_survey(&out, &s, "a", &gone, &err));
+	assert_int_equal(0, misfit_survey(&out, &s, "a", &gone, 0, &err));
 	assert_true(out.nr >= 4);
 	assert_int_equal(2, out.items[0].index);
 	assert_int_equal(MISFIT_OUTSIDE_RANGE, out.items[0].kind);
@@ -451,6 +570,8 @@ int main(void)
 		T(test_duplicate_kept_by_the_listening_worktree),
 		T(test_duplicate_held_by_a_stranger),
 		T(test_unreadable_directory_is_foreign),
+		T(test_orphans),
+		T(test_strays),
 		T(test_filter_by_worktree),
 		T(test_without_listeners),
 		T(test_reads_the_system),
