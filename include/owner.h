@@ -123,7 +123,7 @@ struct sbuf;
 void owner_add_place(struct sbuf *out, const struct owner_verdict *v);
 
 /*
- * Append ", started from pid N (cmd) in worktree 'X'" when
+ * Append ", started from a process in worktree 'X' (pid N, cmd)" when
  * owner_started_from() finds such an ancestor of 'p'; nothing otherwise.
  */
 void owner_add_started_from(struct sbuf *out, const struct owner_map *m,

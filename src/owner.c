@@ -307,10 +307,9 @@ void owner_add_started_from(struct sbuf *out, const struct owner_map *m,
 
 	if (!owner_started_from(m, v, p, &pid, &cmdline, &wt))
 		return;
-	/* the command line is printable already (probe.h) */
-	sbuf_addf(out, ", started from pid %ld (%s) in worktree '", pid,
-		  cmdline);
+	sbuf_addstr(out, ", started from a process in worktree '");
 	text_addstr_printable(out, wt->name);
-	sbuf_addch(out, '\'');
+	/* the command line is printable already (probe.h) */
+	sbuf_addf(out, "' (pid %ld, %s)", pid, cmdline);
 	free(cmdline);
 }
