@@ -29,7 +29,8 @@ enum error_code {
 	ERR_EXISTS = -9,   /* would overwrite something that exists */
 	ERR_CONFIG = -10,  /* .worktree-ports.ini is malformed */
 	ERR_CONFLICT = -11, /* conflicts found (check) */
-	ERR_UNHEALTHY = -12 /* a health check found a service not healthy */
+	ERR_UNHEALTHY = -12, /* a health check found a service not healthy */
+	ERR_RUNNING = -13    /* servers still run in the worktree (remove) */
 };
 
 #define ERROR_FILE_MAX 1024

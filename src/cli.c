@@ -109,6 +109,8 @@ int cli_exit_status(int code)
 		return 10;
 	case ERR_CONFIG:
 		return 11;
+	case ERR_RUNNING:
+		return 12;
 	default:
 		return 1;
 	}

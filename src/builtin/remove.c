@@ -10,6 +10,10 @@
 #include "sbuf.h"
 #include "text.h"
 #include "wt.h"
+#include "alloc.h"
+#include "owner.h"
+#include "probe.h"
+#include "procstop.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -86,11 +90,220 @@ static int git_worktree_remove(const char *path, bool force, struct error *err)
 	return ERR_FAIL;
 }
 
+/* Longest command line quoted in a message; the rest is "...". */
+#define COMMAND_SHOWN 60
+
+/* A process listening inside the worktree to remove. */
+struct running {
+	struct procstop_id id; /* identified when seen */
+	char *cmdline;	       /* printable (probe.h) */
+	uint16_t *ports;
+	size_t nr_ports, alloc_ports;
+};
+
+struct running_list {
+	struct running *items;
+	size_t nr, alloc;
+};
+
+static void running_release(struct running_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		free(l->items[i].cmdline);
+		free(l->items[i].ports);
+	}
+	free(l->items);
+}
+
+static void add_running(struct running_list *l, const struct probe_proc *p,
+			uint16_t port)
+{
+	struct running *r = NULL;
+	size_t i;
+
+	for (i = 0; i < l->nr && !r; i++)
+		if (l->items[i].id.pid == p->pid)
+			r = &l->items[i];
+	if (!r) {
+		struct procstop_id id;
+
+		/* identified now, to stop only this very process later */
+		if (procstop_identify(&id, p->pid) < 0)
+			return; /* it has exited meanwhile */
+		ALLOC_GROW(l->items, l->nr + 1, l->alloc);
+		r = &l->items[l->nr++];
+		memset(r, 0, sizeof(*r));
+		r->id = id;
+		r->cmdline = xstrdup(p->cmdline);
+	}
+	for (i = 0; i < r->nr_ports; i++)
+		if (r->ports[i] == port)
+			return;
+	ALLOC_GROW(r->ports, r->nr_ports + 1, r->alloc_ports);
+	r->ports[r->nr_ports++] = port;
+}
+
+/*
+ * The processes listening anywhere whose own directory lies in worktree
+ * 'name' (owner.h's rule). When the sockets cannot be read, a warning
+ * says so and none are found.
+ */
+static void find_running(struct running_list *out, const struct session *s,
+			 const char *name)
+{
+	struct owner_map m = OWNER_MAP_INIT;
+	struct probe_listener *ls = NULL;
+	struct portset *every = xcalloc(1, sizeof(*every));
+	struct error e = ERROR_INIT;
+	size_t nr = 0, i, k;
+
+	memset(every->bits, 0xff, sizeof(every->bits));
+	if (probe_listeners_set(&ls, &nr, every, &e) < 0) {
+		warning_error(&e, "cannot tell whether servers run in the worktree");
+		goto out;
+	}
+	if (nr)
+		owner_map_add_repo(&m, s);
+	for (i = 0; i < nr; i++) {
+		for (k = 0; k < ls[i].nr_procs; k++) {
+			struct owner_verdict v;
+
+			owner_judge(&v, &m, &ls[i].procs[k]);
+			if (v.wt && !v.wt->registry && !v.wt->gone &&
+			    !strcmp(v.wt->name, name))
+				add_running(out, &ls[i].procs[k], ls[i].port);
+		}
+	}
+out:
+	owner_map_release(&m);
+	probe_listeners_free(ls, nr);
+	free(every);
+}
+
+/* "pid 123 (python3 -m http.server) on port 3000, 3001" */
+static void add_running_desc(struct sbuf *out, const struct running *r)
+{
+	size_t i, len = strlen(r->cmdline);
+
+	sbuf_addf(out, "pid %ld (", r->id.pid);
+	if (len > COMMAND_SHOWN) {
+		len = COMMAND_SHOWN;
+		/* do not cut a UTF-8 sequence */
+		while (len && ((unsigned char)r->cmdline[len] & 0xc0) == 0x80)
+			len--;
+		sbuf_add(out, r->cmdline, len);
+		sbuf_addstr(out, "...");
+	} else {
+		sbuf_addstr(out, r->cmdline);
+	}
+	sbuf_addstr(out, r->nr_ports > 1 ? ") on ports " : ") on port ");
+	for (i = 0; i < r->nr_ports; i++)
+		sbuf_addf(out, "%s%u", i ? ", " : "", r->ports[i]);
+}
+
+static int refuse_running(const struct running_list *l, const char *name,
+			  struct error *err)
+{
+	struct sbuf msg = SBUF_INIT;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < l->nr; i++) {
+		sbuf_addstr(&msg, i ? "; " : "");
+		add_running_desc(&msg, &l->items[i]);
+	}
+	ret = error_set(err, ERR_RUNNING, NULL, 0, NULL,
+			"worktree '%s' is not removed: %zu server%s still run%s in it: %s",
+			text_printable(name), l->nr, l->nr == 1 ? "" : "s",
+			l->nr == 1 ? "s" : "", msg.buf);
+	error_hint(err, "stop them first, or run again with --stop (SIGTERM, then SIGKILL after 5 s) or --keep-running (they stay, as orphans)");
+	sbuf_release(&msg);
+	return ret;
+}
+
+/* Stop every process of 'l' by its pid; the first failure is returned. */
+static int stop_running(const struct running_list *l, bool quiet,
+			struct error *err)
+{
+	struct sbuf line = SBUF_INIT;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < l->nr; i++) {
+		enum procstop_how how;
+
+		ret = procstop_stop(&l->items[i].id, PROCSTOP_TERM_MS, &how,
+				    err);
+		if (ret < 0) {
+			error_hint(err, "the worktree is not removed; stop the process yourself, then run 'remove' again");
+			sbuf_release(&line);
+			return ret;
+		}
+		sbuf_reset(&line);
+		add_running_desc(&line, &l->items[i]);
+		if (quiet)
+			continue;
+		switch (how) {
+		case PROCSTOP_TERM:
+			printf("stopped %s\n", line.buf);
+			break;
+		case PROCSTOP_KILL:
+			printf("killed %s: it outlived SIGTERM by %d s\n",
+			       line.buf, PROCSTOP_TERM_MS / 1000);
+			break;
+		case PROCSTOP_GONE:
+		case PROCSTOP_REPLACED:
+			printf("%s had exited already\n", line.buf);
+			break;
+		}
+	}
+	sbuf_release(&line);
+	return 0;
+}
+
+static void warn_orphans(const struct running_list *l, const char *name)
+{
+	struct sbuf line = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		sbuf_reset(&line);
+		add_running_desc(&line, &l->items[i]);
+		warning("%s keeps running: an orphan of removed worktree '%s' now; stop it with 'kill %ld'",
+			line.buf, text_printable(name), l->items[i].id.pid);
+	}
+	sbuf_release(&line);
+}
+
+static void json_running(struct jsonw *w, const char *key,
+			 const struct running_list *l)
+{
+	size_t i, k;
+
+	jsonw_array_begin(w, key);
+	for (i = 0; l && i < l->nr; i++) {
+		jsonw_object_begin(w, NULL);
+		jsonw_int(w, "pid", l->items[i].id.pid);
+		jsonw_string(w, "command", l->items[i].cmdline);
+		jsonw_array_begin(w, "ports");
+		for (k = 0; k < l->items[i].nr_ports; k++)
+			jsonw_int(w, NULL, l->items[i].ports[k]);
+		jsonw_array_end(w);
+		jsonw_object_end(w);
+	}
+	jsonw_array_end(w);
+}
+
 static const char *const remove_usage[] = {
-	"git worktree-ports remove [--force] <worktree>",
+	"git worktree-ports remove [--force] [--stop | --keep-running] <worktree>",
 	"",
 	"Remove a worktree through 'git worktree remove' (git's own checks apply)",
-	"and release its ports. <worktree> is its git name or its folder.",
+	"and release its ports. <worktree> is its git name or its folder. While",
+	"servers run inside it, it is not removed (exit 12) unless --stop stops",
+	"them by pid (SIGTERM, then SIGKILL after 5 s) or --keep-running leaves",
+	"them running as orphans.",
 	NULL,
 };
 
@@ -100,11 +313,16 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 	struct session s = SESSION_INIT;
 	struct wt_info wt = { 0 };
 	struct released_list done = RELEASED_LIST_INIT;
+	struct running_list running = { NULL, 0, 0 };
 	struct jsonw w = JSONW_INIT;
-	bool force = false;
+	bool force = false, stop = false, keep_running = false;
 	struct option options[] = {
 		OPT_BOOL(0, "force", &force,
 			 "passed to git: remove it even with changes"),
+		OPT_BOOL(0, "stop", &stop,
+			 "stop the servers running inside it first"),
+		OPT_BOOL(0, "keep-running", &keep_running,
+			 "remove it while its servers run"),
 		OPT_END(),
 	};
 	size_t i;
@@ -120,7 +338,12 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 		return cli_usage_error(
 			remove_usage, options,
 			"'remove' takes one <worktree>, got '%s' too", argv[1]);
-	ret = session_open(&s, g->registry, 0, err);
+	if (stop && keep_running)
+		return cli_usage_error(
+			remove_usage, options,
+			"--stop and --keep-running cannot be used together");
+	/* the registry is locked only once the servers are dealt with */
+	ret = session_open(&s, g->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
 	ret = resolve(&wt, s.repo, argv[0], err);
@@ -138,6 +361,19 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 		error_hint(err, "'git worktree prune' drops it; its ports go with it");
 		goto out;
 	}
+	find_running(&running, &s, wt.name);
+	if (running.nr && !stop && !keep_running) {
+		ret = refuse_running(&running, wt.name, err);
+		goto out;
+	}
+	if (stop) {
+		ret = stop_running(&running, g->quiet || g->json, err);
+		if (ret < 0)
+			goto out;
+	}
+	ret = session_load(&s, 0, err);
+	if (ret < 0)
+		goto out;
 	ret = git_worktree_remove(wt.path, force, err);
 	if (ret < 0)
 		goto out;
@@ -158,6 +394,9 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 		jsonw_object_begin(&w, NULL);
 		jsonw_string(&w, "worktree", wt.name);
 		jsonw_string(&w, "path", wt.path);
+		json_running(&w, "stopped", stop ? &running : NULL);
+		json_running(&w, "left_running",
+			     keep_running ? &running : NULL);
 		jsonw_array_begin(&w, "released");
 		for (i = 0; i < done.nr; i++) {
 			jsonw_object_begin(&w, NULL);
@@ -174,7 +413,10 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 		printf("removed worktree '%s' (%s)\n", text_printable(wt.name),
 		       text_printable(wt.path));
 	}
+	if (keep_running)
+		warn_orphans(&running, wt.name);
 out:
+	running_release(&running);
 	jsonw_release(&w);
 	released_list_release(&done);
 	wt_info_release(&wt);
