@@ -35,6 +35,11 @@ struct checked {
 	struct health_result result;
 	long pid; /* ALLOCATION_NO_PID if none seen */
 	char *command;
+	/*
+	 * every local address a socket listens on the port at ("127.0.0.2,
+	 * ::"), or NULL when none is seen; printable
+	 */
+	char *addresses;
 };
 
 struct checked_list {
@@ -63,11 +68,16 @@ void checked_list_add(struct checked_list *l, const struct allocation *a,
 void checked_list_sort(struct checked_list *l);
 
 /*
- * Check every item at once within 'timeout_ms', then find the process
- * behind each port that answered.
+ * Check every item at once within 'timeout_ms', then find the processes
+ * listening on each port. The one that answered is named ('pid',
+ * 'command'); when it does not belong to the item's worktree by owner.h's
+ * rule (of the worktrees of 's'), the status is HEALTH_FOREIGN, whatever
+ * it answered. A port that refused on the loopback while a socket listens
+ * on it at another address is HEALTH_UNHEALTHY, with that address and
+ * its process.
  */
 int checked_list_run(struct checked_list *l, int timeout_ms,
-		     struct error *err);
+		     const struct session *s, struct error *err);
 
 /*
  * Reload the registry under its lock (session_load()), record each

@@ -52,6 +52,8 @@ char *xstrndup(const char *s, size_t n);
  * for a time that cannot be written so.
  */
 char *iso8601_utc(char buf[UTC_TIME_SIZE], time_t t);
+/* Parse what iso8601_utc() writes: 0 and '*out', or -1. */
+int iso8601_parse(const char *s, time_t *out);
 
 /* Microseconds on the monotonic clock, for deadlines and timings. */
 int64_t monotonic_us(void);

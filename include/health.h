@@ -53,12 +53,18 @@ enum health_status {
 	HEALTH_UNKNOWN,	   /* not checked (invalid target, no socket) */
 	HEALTH_HEALTHY,	   /* connected, and 2xx or 3xx for HTTP */
 	HEALTH_UNHEALTHY,  /* something listens, but no good answer in time */
-	HEALTH_NOT_RUNNING /* both addresses refused the connection */
+	HEALTH_NOT_RUNNING, /* both addresses refused the connection */
+	/*
+	 * a process of elsewhere answered: set by 'status --health-check'
+	 * (checked.h) from the ownership rule, never by health_check()
+	 */
+	HEALTH_FOREIGN
 };
 
 /*
  * The name of a status as stored in the registry: "unknown", "healthy",
- * "unhealthy", "not_running". A value outside the enum gives "unknown".
+ * "unhealthy", "not_running", "foreign". A value outside the enum gives
+ * "unknown".
  */
 const char *health_status_name(enum health_status status);
 

@@ -101,6 +101,13 @@ struct portset;
 int probe_listeners_set(struct probe_listener **out, size_t *nr,
 			const struct portset *ports, struct error *err);
 
+/*
+ * The process to name for a listener: the one whose parent does not hold
+ * the socket too (the parent of a pre-forking server, not a worker);
+ * NULL when no process is visible.
+ */
+const struct probe_proc *probe_main_proc(const struct probe_listener *l);
+
 /* Free what probe_listeners() returned. Accepts NULL. */
 void probe_listeners_free(struct probe_listener *list, size_t nr);
 

@@ -10,7 +10,10 @@
 #include "registry.h"
 #include "sbuf.h"
 #include "session.h"
+#include "owner.h"
+#include "text.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -27,6 +30,7 @@ void checked_list_release(struct checked_list *l)
 		free(l->items[i].health_path);
 		free(l->items[i].old_status);
 		free(l->items[i].command);
+		free(l->items[i].addresses);
 	}
 	free(l->items);
 	l->items = NULL;
@@ -110,64 +114,143 @@ void checked_list_sort(struct checked_list *l)
 		qsort(l->items, l->nr, sizeof(*l->items), cmp_checked);
 }
 
-/*
- * The process to name for a listener: the one whose parent does not hold
- * the socket too (the parent of a pre-forking server, not a worker).
- */
-static const struct probe_proc *main_proc(const struct probe_listener *l)
+/* Does a socket at 'address' take connections to the loopback of 'family'? */
+static bool reached_by(const struct probe_listener *l, int family)
 {
-	size_t i, j;
-
-	for (i = 0; i < l->nr_procs; i++) {
-		bool parent_holds = false;
-
-		for (j = 0; j < l->nr_procs; j++)
-			if (l->procs[j].pid == l->procs[i].ppid)
-				parent_holds = true;
-		if (!parent_holds)
-			return &l->procs[i];
-	}
-	return l->nr_procs ? &l->procs[0] : NULL;
+	if (family == AF_INET)
+		return !strcmp(l->address, "127.0.0.1") ||
+		       !strcmp(l->address, "0.0.0.0") ||
+		       /* a dual-stack socket takes IPv4 too */
+		       !strcmp(l->address, "::");
+	return !strcmp(l->address, "::1") || !strcmp(l->address, "::");
 }
 
-/* Fill in the process behind every port that answered a connect. */
-static void find_processes(struct checked_list *l)
+/* The program of 'p' is docker-proxy (a container's published port)? */
+static bool is_docker_proxy(const struct probe_proc *p)
+{
+	const char *path = p->exe ? p->exe : p->cmdline;
+	size_t len = strcspn(path, " ");
+
+	return len >= 12 && !strncmp(path + len - 12, "docker-proxy", 12) &&
+	       (len == 12 || path[len - 13] == '/');
+}
+
+/* Replace the detail of 'r', cut short as health.h's details are. */
+__attribute__((format(printf, 2, 3)))
+static void set_detail(struct health_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void name_process(struct checked *ck, const struct probe_proc *p)
+{
+	ck->pid = p->pid;
+	free(ck->command);
+	ck->command = xstrdup(p->cmdline);
+}
+
+/*
+ * The process that answered 'ck' must be its worktree's own (owner.h);
+ * else the check says so and by whom. A process that cannot be seen, a
+ * worktree whose directory is unknown, and docker-proxy (which may
+ * publish the worktree's own container) are given the benefit of the
+ * doubt.
+ */
+static void judge_answer(struct checked *ck, const struct probe_proc *p,
+			 const struct owner_map *m)
+{
+	struct health_result *r = &ck->result;
+	struct owner_verdict v;
+	char was[HEALTH_DETAIL_MAX];
+
+	if (!ck->path || !owner_of_dir(m, ck->path) || is_docker_proxy(p))
+		return;
+	owner_judge(&v, m, p);
+	if (v.wt && !v.wt->registry && !v.wt->gone &&
+	    !strcmp(v.wt->name, ck->worktree))
+		return;
+	memcpy(was, r->detail, sizeof(was));
+	r->status = HEALTH_FOREIGN;
+	set_detail(r, "answered by pid %ld outside the worktree (%s)", p->pid,
+		   was);
+}
+
+/*
+ * Nothing took the connection on the loopback, yet a socket listens on
+ * the port elsewhere (127.0.0.2, a LAN address): running, but out of
+ * reach of clients of localhost.
+ */
+static void note_elsewhere(struct checked *ck, const struct probe_listener *l)
+{
+	struct health_result *r = &ck->result;
+
+	r->status = HEALTH_UNHEALTHY;
+	set_detail(r, "listening on %s only, not on 127.0.0.1 or ::1",
+		   l->address);
+	if (l->nr_procs)
+		name_process(ck, probe_main_proc(l));
+}
+
+/* The listeners of every checked port: who answered, who listens where. */
+static void find_processes(struct checked_list *l, const struct session *s)
 {
 	struct portset *ports = xcalloc(1, sizeof(*ports));
+	struct owner_map m = OWNER_MAP_INIT;
 	struct probe_listener *found = NULL;
 	struct error err = ERROR_INIT;
+	struct sbuf addrs = SBUF_INIT;
 	size_t nr = 0, i, j;
-	bool any = false;
 
 	for (i = 0; i < l->nr; i++)
-		if (l->items[i].result.listening) {
-			portset_add(ports, l->items[i].port);
-			any = true;
-		}
+		portset_add(ports, l->items[i].port);
 	/* not supported here, or /proc unreadable: the pid stays unknown */
-	if (any && probe_listeners_set(&found, &nr, ports, &err) < 0)
+	if (l->nr && probe_listeners_set(&found, &nr, ports, &err) < 0)
 		nr = 0;
+	if (nr && s)
+		owner_map_add_repo(&m, s);
 	for (i = 0; i < l->nr; i++) {
 		struct checked *ck = &l->items[i];
+		const struct probe_listener *answered = NULL, *other = NULL;
 
-		for (j = 0; j < nr && ck->pid == ALLOCATION_NO_PID; j++) {
-			const struct probe_proc *p;
-
+		sbuf_reset(&addrs);
+		for (j = 0; j < nr; j++) {
 			if (found[j].port != ck->port)
 				continue;
-			p = main_proc(&found[j]);
-			if (!p)
-				continue;
-			ck->pid = p->pid;
-			ck->command = xstrdup(p->cmdline);
+			if (addrs.len)
+				sbuf_addstr(&addrs, ", ");
+			text_addstr_printable(&addrs, found[j].address);
+			if (ck->result.listening &&
+			    reached_by(&found[j], ck->result.family)) {
+				if (!answered ||
+				    (!answered->nr_procs && found[j].nr_procs))
+					answered = &found[j];
+			} else if (!other) {
+				other = &found[j];
+			}
+		}
+		free(ck->addresses);
+		ck->addresses = addrs.len ? xstrdup(addrs.buf) : NULL;
+		if (answered && answered->nr_procs) {
+			const struct probe_proc *p = probe_main_proc(answered);
+
+			name_process(ck, p);
+			judge_answer(ck, p, &m);
+		} else if (!ck->result.listening && other) {
+			note_elsewhere(ck, other);
 		}
 	}
+	sbuf_release(&addrs);
+	owner_map_release(&m);
 	probe_listeners_free(found, nr);
 	free(ports);
 }
 
 int checked_list_run(struct checked_list *l, int timeout_ms,
-		     struct error *err)
+		     const struct session *s, struct error *err)
 {
 	struct health_target *targets = xcalloc(l->nr + 1, sizeof(*targets));
 	struct health_result *results = xcalloc(l->nr + 1, sizeof(*results));
@@ -185,7 +268,7 @@ int checked_list_run(struct checked_list *l, int timeout_ms,
 	free(results);
 	if (ret < 0)
 		return ret;
-	find_processes(l);
+	find_processes(l, s);
 	return 0;
 }
 
@@ -261,6 +344,7 @@ void checked_json(struct jsonw *w, const struct checked *ck)
 	jsonw_int_or_null(w, "connect_us", r->connect_us, -1);
 	jsonw_int_or_null(w, "response_us", r->response_us, -1);
 	jsonw_string(w, "command", ck->command);
+	jsonw_string(w, "listening_on", ck->addresses);
 	jsonw_string(w, "detail", r->detail);
 	jsonw_object_end(w);
 	jsonw_object_end(w);

@@ -69,6 +69,28 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+int iso8601_parse(const char *s, time_t *out)
+{
+	struct tm tm;
+	char z = 0;
+	int n = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year,
+			 &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+			 &tm.tm_sec, &z, &n) != 7 ||
+	    z != 'Z' || s[n] || tm.tm_mon < 1 || tm.tm_mon > 12)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = t;
+	return 0;
+}
+
 char *iso8601_utc(char buf[UTC_TIME_SIZE], time_t t)
 {
 	struct tm tm;

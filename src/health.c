@@ -72,6 +72,7 @@ static const char *const status_names[] = {
 	[HEALTH_HEALTHY] = "healthy",
 	[HEALTH_UNHEALTHY] = "unhealthy",
 	[HEALTH_NOT_RUNNING] = "not_running",
+	[HEALTH_FOREIGN] = "foreign",
 };
 
 const char *health_status_name(enum health_status status)

@@ -110,6 +110,22 @@ void probe_proc_release(struct probe_proc *p)
 	memset(p, 0, sizeof(*p));
 }
 
+const struct probe_proc *probe_main_proc(const struct probe_listener *l)
+{
+	size_t i, j;
+
+	for (i = 0; i < l->nr_procs; i++) {
+		bool parent_holds = false;
+
+		for (j = 0; j < l->nr_procs; j++)
+			if (l->procs[j].pid == l->procs[i].ppid)
+				parent_holds = true;
+		if (!parent_holds)
+			return &l->procs[i];
+	}
+	return l->nr_procs ? &l->procs[0] : NULL;
+}
+
 void probe_listeners_free(struct probe_listener *list, size_t nr)
 {
 	size_t i, j;

@@ -46,7 +46,7 @@ const char reg_save_hint[] =
 /* "unknown" first: it is the most common, and this is searched often */
 const char *const reg_health_statuses[] = { "unknown", "healthy",
 					       "unhealthy", "not_running",
-					       NULL };
+					       "foreign", NULL };
 const char *const reg_span_keys[] = { "start", "end", "description", NULL };
 const char *const reg_alloc_keys[] = {
 	"port",		 "worktree",	"path",

@@ -499,6 +499,19 @@ start_servers() {
 	wait_pidfile "$pidfile" $! "servers $*"
 }
 
+# start_servers_in DIR PIDFILE SPEC...: start_servers with DIR as the
+# servers' own directory, so that they belong to the worktree at DIR
+# (docs/probe.md). PIDFILE is relative to $TRASH unless absolute.
+start_servers_in() {
+	local dir=$1 pidfile=$2
+	shift 2
+	case "$pidfile" in
+	/*) ;;
+	*) pidfile=$TRASH/$pidfile ;;
+	esac
+	(cd "$dir" && start_servers "$pidfile" "$@")
+}
+
 # now_ms: the time in milliseconds, for measuring a command.
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))

@@ -19,6 +19,104 @@
 
 #include <stdio.h>
 #include <sys/socket.h>
+#include <time.h>
+
+/*
+ * A recorded health older than this is shown as "unknown": a server
+ * checked yesterday says nothing about today (docs/health.md).
+ */
+#define HEALTH_SHOWN_FOR (24 * 3600)
+
+/* The age of the recorded health of 'a' in seconds, or -1 if unknown. */
+static long long health_age(const struct allocation *a, time_t now)
+{
+	time_t t;
+
+	if (iso8601_parse(a->health_checked_at, &t) < 0)
+		return -1;
+	return now >= t ? (long long)(now - t) : 0;
+}
+
+/*
+ * The health to show: "healthy, 3 h ago", or "unknown" for a status
+ * never checked or checked too long ago. Printable.
+ */
+static void add_health(struct sbuf *out, const struct allocation *a,
+		       time_t now)
+{
+	const char *status = a->health_status && *a->health_status
+				     ? a->health_status
+				     : "unknown";
+	long long age = health_age(a, now);
+
+	if (!strcmp(status, "unknown") || age > HEALTH_SHOWN_FOR) {
+		sbuf_addstr(out, "unknown");
+		return;
+	}
+	text_addstr_printable(out, status);
+	if (age < 0)
+		return; /* a status written by hand, without its time */
+	if (age < 60)
+		sbuf_addf(out, ", %lld s ago", age);
+	else if (age < 3600)
+		sbuf_addf(out, ", %lld min ago", age / 60);
+	else
+		sbuf_addf(out, ", %lld h ago", age / 3600);
+}
+
+/* Ports of the ranges that a process listens on: the pid to show. */
+struct in_use {
+	struct portset ports;
+	long pid[65536]; /* ALLOCATION_NO_PID: none visible */
+};
+
+/*
+ * Who listens on the ports of the registry's ranges, read once; NULL
+ * when the sockets cannot be read (said in a warning).
+ */
+static struct in_use *find_in_use(const struct registry *reg)
+{
+	struct portset *wanted = xcalloc(1, sizeof(*wanted));
+	struct in_use *u = NULL;
+	struct probe_listener *ls = NULL;
+	struct error e = ERROR_INIT;
+	size_t nr = 0, i;
+	unsigned p;
+
+	for (i = 0; i < reg->nr_ranges; i++)
+		for (p = reg->ranges[i].start; p <= reg->ranges[i].end; p++)
+			portset_add(wanted, (uint16_t)p);
+	if (probe_listeners_set(&ls, &nr, wanted, &e) < 0) {
+		warning_error(&e, "ports in use are not shown");
+		goto out;
+	}
+	u = xcalloc(1, sizeof(*u));
+	for (i = 0; i < nr; i++) {
+		const struct probe_proc *proc = probe_main_proc(&ls[i]);
+
+		if (!portset_has(&u->ports, ls[i].port))
+			u->pid[ls[i].port] = ALLOCATION_NO_PID;
+		portset_add(&u->ports, ls[i].port);
+		if (proc && u->pid[ls[i].port] == ALLOCATION_NO_PID)
+			u->pid[ls[i].port] = proc->pid;
+	}
+out:
+	probe_listeners_free(ls, nr);
+	free(wanted);
+	return u;
+}
+
+/* "pid 123", or "yes" when the process is not visible; "-" if unused. */
+static void add_in_use(struct sbuf *out, const struct in_use *u,
+		       uint16_t port)
+{
+	if (!u || !portset_has(&u->ports, port))
+		sbuf_addch(out, '-');
+	else if (u->pid[port] == ALLOCATION_NO_PID)
+		sbuf_addstr(out, "yes");
+	else
+		sbuf_addf(out, "pid %ld", u->pid[port]);
+}
 
 /* One allocation to show, with the range it belongs to. */
 struct row {
@@ -65,7 +163,8 @@ struct span {
 
 static unsigned free_spans(struct span **out, size_t *nr_out,
 			   const struct registry *reg, const struct range *r,
-			   const struct portset *allocated)
+			   const struct portset *allocated,
+			   const struct in_use *u)
 {
 	struct span *spans = NULL;
 	size_t nr = 0, alloc = 0;
@@ -76,7 +175,8 @@ static unsigned free_spans(struct span **out, size_t *nr_out,
 		uint16_t port = (uint16_t)p;
 
 		if (portset_has(allocated, port) || alloc_is_bad_port(port) ||
-		    registry_reserved_at(reg, port))
+		    registry_reserved_at(reg, port) ||
+		    (u && portset_has(&u->ports, port)))
 			continue;
 		count++;
 		if (nr && spans[nr - 1].last + 1u == p) {
@@ -92,11 +192,43 @@ static unsigned free_spans(struct span **out, size_t *nr_out,
 	return count;
 }
 
-static void json_alloc(struct jsonw *w, const struct row *row)
+static void json_alloc(struct jsonw *w, const struct row *row, time_t now,
+		       const struct in_use *u)
 {
+	long long age = health_age(row->a, now);
+
 	jsonw_object_begin(w, NULL);
 	report_allocation(w, row->a, row->r ? row->r->name : NULL);
+	jsonw_int_or_null(w, "health_age_seconds", age, -1);
+	jsonw_bool(w, "health_stale", age < 0 || age > HEALTH_SHOWN_FOR);
+	if (u) {
+		if (portset_has(&u->ports, row->a->port))
+			jsonw_int_or_null(w, "listening_pid",
+					  u->pid[row->a->port],
+					  ALLOCATION_NO_PID);
+		else
+			jsonw_null(w, "listening_pid");
+	}
 	jsonw_object_end(w);
+}
+
+/* The ports of 'r' in use by a process and allocated to nobody. */
+static void json_in_use(struct jsonw *w, const struct range *r,
+			const struct in_use *u, const struct portset *allocated)
+{
+	unsigned p;
+
+	jsonw_array_begin(w, "in_use");
+	for (p = r->start; u && p <= r->end; p++) {
+		if (!portset_has(&u->ports, (uint16_t)p) ||
+		    portset_has(allocated, (uint16_t)p))
+			continue;
+		jsonw_object_begin(w, NULL);
+		jsonw_int(w, "port", p);
+		jsonw_int_or_null(w, "pid", u->pid[p], ALLOCATION_NO_PID);
+		jsonw_object_end(w);
+	}
+	jsonw_array_end(w);
 }
 
 static void print_json(const struct session *s, const struct row *rows,
@@ -104,6 +236,8 @@ static void print_json(const struct session *s, const struct row *rows,
 {
 	struct jsonw w = JSONW_INIT;
 	struct portset *allocated = NULL;
+	struct in_use *u = all ? find_in_use(s->reg) : NULL;
+	time_t now = time(NULL);
 	size_t i, j;
 
 	jsonw_object_begin(&w, NULL);
@@ -111,7 +245,7 @@ static void print_json(const struct session *s, const struct row *rows,
 	jsonw_string(&w, "worktree", worktree);
 	jsonw_array_begin(&w, "allocations");
 	for (i = 0; i < nr; i++)
-		json_alloc(&w, &rows[i]);
+		json_alloc(&w, &rows[i], now, u);
 	jsonw_array_end(&w);
 	if (all) {
 		allocated = xcalloc(1, sizeof(*allocated));
@@ -125,7 +259,7 @@ static void print_json(const struct session *s, const struct row *rows,
 			unsigned nfree, used = 0;
 
 			nfree = free_spans(&spans, &nr_spans, s->reg, r,
-					   allocated);
+					   allocated, u);
 			for (j = 0; j < nr; j++)
 				used += rows[j].r == r;
 			jsonw_object_begin(&w, NULL);
@@ -144,6 +278,7 @@ static void print_json(const struct session *s, const struct row *rows,
 				jsonw_array_end(&w);
 			}
 			jsonw_array_end(&w);
+			json_in_use(&w, r, u, allocated);
 			jsonw_object_end(&w);
 			free(spans);
 		}
@@ -153,6 +288,7 @@ static void print_json(const struct session *s, const struct row *rows,
 	fwrite(w.out.buf, 1, w.out.len, stdout);
 	jsonw_release(&w);
 	free(allocated);
+	free(u);
 }
 
 /*
@@ -178,12 +314,64 @@ static void print_spans(struct sbuf *out, const struct span *spans, size_t nr)
 	}
 }
 
+/* The health cell of each row, and the width of the widest. */
+static char **health_cells(const struct row *rows, size_t nr, int *width)
+{
+	char **cells = xcalloc(nr + 1, sizeof(*cells));
+	struct sbuf cell = SBUF_INIT;
+	time_t now = time(NULL);
+	size_t i;
+
+	*width = 6; /* "HEALTH" */
+	for (i = 0; i < nr; i++) {
+		sbuf_reset(&cell);
+		add_health(&cell, rows[i].a, now);
+		if ((int)cell.len > *width)
+			*width = (int)cell.len;
+		cells[i] = xstrdup(cell.buf);
+	}
+	sbuf_release(&cell);
+	return cells;
+}
+
+static void free_cells(char **cells, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+/* "  in use: 3005 (pid 123), 3007 (pid 456)": taken by no allocation */
+static void print_in_use(struct sbuf *out, const struct range *r,
+			 const struct in_use *u, const struct portset *allocated)
+{
+	bool any = false;
+	unsigned p;
+
+	for (p = r->start; u && p <= r->end; p++) {
+		if (!portset_has(&u->ports, (uint16_t)p) ||
+		    portset_has(allocated, (uint16_t)p))
+			continue;
+		sbuf_addstr(out, any ? ", " : "  in use: ");
+		sbuf_addf(out, "%u (", p);
+		add_in_use(out, u, (uint16_t)p);
+		sbuf_addch(out, ')');
+		any = true;
+	}
+	if (any)
+		sbuf_addch(out, '\n');
+}
+
 static void print_all(const struct session *s, const struct row *rows,
 		      size_t nr)
 {
 	struct portset *allocated = xcalloc(1, sizeof(*allocated));
-	struct sbuf out = SBUF_INIT;
-	int wt_width = 8, svc_width = 7;
+	struct in_use *u = find_in_use(s->reg);
+	struct sbuf out = SBUF_INIT, pid = SBUF_INIT;
+	int wt_width = 8, svc_width = 7, health_width;
+	char **health = health_cells(rows, nr, &health_width);
 	size_t i, j = 0;
 
 	for (i = 0; i < s->reg->nr_allocs; i++)
@@ -204,7 +392,7 @@ static void print_all(const struct session *s, const struct row *rows,
 
 		while (j < nr && rows[j].r == r)
 			j++;
-		nfree = free_spans(&spans, &nr_spans, s->reg, r, allocated);
+		nfree = free_spans(&spans, &nr_spans, s->reg, r, allocated, u);
 		sbuf_addf(&out, "\n%s %u-%u%s%s: %zu allocated, %u free\n",
 			  text_printable(r->name), r->start, r->end,
 			  r->description ? " - " : "",
@@ -212,16 +400,20 @@ static void print_all(const struct session *s, const struct row *rows,
 			  j - start,
 			  nfree);
 		if (j > start)
-			sbuf_addf(&out, "  %-5s  %-*s  %-*s  %-11s  %s\n",
+			sbuf_addf(&out, "  %-5s  %-*s  %-*s  %-*s  %-10s  %s\n",
 				  "PORT", wt_width, "WORKTREE", svc_width,
-				  "SERVICE", "HEALTH", "PATH");
+				  "SERVICE", health_width, "HEALTH", "IN USE",
+				  "PATH");
 		for (; start < j; start++) {
 			const struct allocation *a = rows[start].a;
 
-			sbuf_addf(&out, "  %-5u  %-*s  %-*s  %-11s  %s\n",
-				  a->port, wt_width, or_dash(a->worktree), svc_width,
-				  or_dash(a->service), or_dash(a->health_status),
-				  or_dash(a->path));
+			sbuf_reset(&pid);
+			add_in_use(&pid, u, a->port);
+			sbuf_addf(&out, "  %-5u  %-*s  ", a->port, wt_width,
+				  or_dash(a->worktree));
+			sbuf_addf(&out, "%-*s  %-*s  %-10s  %s\n", svc_width,
+				  or_dash(a->service), health_width,
+				  health[start], pid.buf, or_dash(a->path));
 		}
 		sbuf_addstr(&out, "  free: ");
 		if (nr_spans)
@@ -229,17 +421,22 @@ static void print_all(const struct session *s, const struct row *rows,
 		else
 			sbuf_addstr(&out, "none");
 		sbuf_addch(&out, '\n');
+		print_in_use(&out, r, u, allocated);
 		free(spans);
 	}
 	fwrite(out.buf, 1, out.len, stdout);
 	sbuf_release(&out);
+	sbuf_release(&pid);
+	free_cells(health, nr);
 	free(allocated);
+	free(u);
 }
 
 static void print_one(const struct target *t, const struct row *rows,
 		      size_t nr)
 {
-	int svc_width = 7, range_width = 5;
+	int svc_width = 7, range_width = 5, health_width;
+	char **health;
 	size_t i;
 
 	printf("worktree '%s'%s%s%s\n", text_printable(t->name),
@@ -249,6 +446,7 @@ static void print_one(const struct target *t, const struct row *rows,
 		printf("no ports allocated\n");
 		return;
 	}
+	health = health_cells(rows, nr, &health_width);
 	for (i = 0; i < nr; i++) {
 		int v = (int)strlen(rows[i].a->service);
 		int r = rows[i].r ? (int)strlen(rows[i].r->name) : 1;
@@ -256,16 +454,18 @@ static void print_one(const struct target *t, const struct row *rows,
 		svc_width = v > svc_width ? v : svc_width;
 		range_width = r > range_width ? r : range_width;
 	}
-	printf("  %-*s  %-5s  %-*s  %-11s  %s\n", svc_width, "SERVICE", "PORT",
-	       range_width, "RANGE", "HEALTH", "DESCRIPTION");
+	printf("  %-*s  %-5s  %-*s  %-*s  %s\n", svc_width, "SERVICE", "PORT",
+	       range_width, "RANGE", health_width, "HEALTH", "DESCRIPTION");
 	for (i = 0; i < nr; i++) {
 		const struct allocation *a = rows[i].a;
 
-		printf("  %-*s  %-5u  %-*s  %-11s  %s\n", svc_width,
-		       or_dash(a->service), a->port, range_width,
-		       rows[i].r ? or_dash(rows[i].r->name) : "-",
-		       or_dash(a->health_status), or_dash(a->description));
+		printf("  %-*s  %-5u  ", svc_width, or_dash(a->service),
+		       a->port);
+		printf("%-*s  %-*s  %s\n", range_width,
+		       rows[i].r ? or_dash(rows[i].r->name) : "-", health_width,
+		       health[i], or_dash(a->description));
 	}
+	free_cells(health, nr);
 }
 
 #define DEFAULT_CHECK_MS 2000
@@ -366,7 +566,7 @@ static int status_health(const struct global_opts *g, const char *worktree,
 	session_unlock(&s);
 
 	start = (long)monotonic_us();
-	ret = checked_list_run(&l, timeout_ms, err);
+	ret = checked_list_run(&l, timeout_ms, &s, err);
 	if (ret < 0)
 		goto out;
 	ret = checked_list_write_back(&s, &l, err);

@@ -86,7 +86,7 @@ int cmd_wait(int argc, const char **argv, struct global_opts *g,
 		ret = checked_list_run(&l,
 				       (int)(left < 1000 ? (left > 0 ? left : 0) :
 							   1000),
-				       err);
+				       &s, err);
 		if (ret < 0)
 			goto out;
 		if (l.items[0].result.status == HEALTH_HEALTHY)
@@ -104,6 +104,8 @@ int cmd_wait(int argc, const char **argv, struct global_opts *g,
 			pause *= 2;
 		free(l.items[0].command);
 		l.items[0].command = NULL;
+		free(l.items[0].addresses);
+		l.items[0].addresses = NULL;
 		l.items[0].pid = ALLOCATION_NO_PID;
 	}
 	ret = checked_list_write_back(&s, &l, err);

@@ -33,7 +33,8 @@ serve() {
 	shift
 	for k; do
 		test_when_finished "stop_pid $repo.$k.pid"
-		start_servers "$repo.$k.pid" "$k:$(cat "$repo.$k")" || return 1
+		start_servers_in "$repo" "$repo.$k.pid" "$k:$(cat "$repo.$k")" ||
+			return 1
 	done
 }
 
@@ -246,7 +247,7 @@ test_expect_success 'exit 0 when all are healthy; tcp stops at connect' '
 	health = tcp
 	EOF
 	test_when_finished "stop_pid h4.servers.pid" &&
-	start_servers h4.servers.pid ok:$(cat h4.ok) hang:$(cat h4.db) \
+	start_servers_in h4 h4.servers.pid ok:$(cat h4.ok) hang:$(cat h4.db) \
 		garbage:$(cat h4.raw) &&
 	trace_cmd h4.trace "$SOCKET_CALLS" git-worktree-ports -C h4 status \
 		--all --health-check --timeout 5 --json >out &&
@@ -283,7 +284,7 @@ test_expect_success 'a listener without tcp is checked with HTTP' '
 	set_ranges h5 "db:24310-24319" &&
 	git -C h5 worktree-ports allocate db -q >h5.db &&
 	test_when_finished "stop_pid h5.pid" &&
-	start_servers h5.pid hang:$(cat h5.db) &&
+	start_servers_in h5 h5.pid hang:$(cat h5.db) &&
 	test_expect_code 9 git -C h5 worktree-ports status --all \
 		--health-check --timeout 1 --json >out &&
 	test "$(json_get out "allocations[service=db].health_status")" = unhealthy &&
@@ -299,7 +300,7 @@ test_expect_success 'the configured health path is the one asked for' '
 	git -C h6 worktree-ports allocate web -q >h6.web &&
 	git -C h6 worktree-ports allocate api -q >h6.api &&
 	test_when_finished "stop_pid h6.pid" &&
-	start_servers h6.pid ok:$(cat h6.web),$(cat h6.api) &&
+	start_servers_in h6 h6.pid ok:$(cat h6.web),$(cat h6.api) &&
 	test_expect_code 9 git -C h6 worktree-ports status --all \
 		--health-check --timeout 1 --json >out &&
 	printf "%s\n" "/ 404 unhealthy" "/ 404 unhealthy" >expect &&
@@ -330,7 +331,7 @@ test_expect_success 'status --worktree checks only that worktree' '
 	git -C h7-wt worktree-ports allocate web -q >h7.wt &&
 	printf "[service \"web\"]\nhealth = /health\n" >h7-wt/.worktree-ports.ini &&
 	test_when_finished "stop_pid h7.pid" &&
-	start_servers h7.pid ok:$(cat h7.wt) &&
+	start_servers_in h7-wt h7.pid ok:$(cat h7.wt) &&
 	git -C h7 worktree-ports status --worktree h7-wt --health-check \
 		--timeout 1 --json >out &&
 	test "$(json_get out allocations.#)" = 1 &&
@@ -364,8 +365,8 @@ test_expect_success 'the log gets a health line per change, none otherwise' '
 	done &&
 	health_ini h8 &&
 	test_when_finished "stop_pid h8.ok.pid; stop_pid h8.hang.pid" &&
-	start_servers h8.ok.pid ok:$(cat h8.ok) &&
-	start_servers h8.hang.pid hang:$(cat h8.hang) &&
+	start_servers_in h8 h8.ok.pid ok:$(cat h8.ok) &&
+	start_servers_in h8 h8.hang.pid hang:$(cat h8.hang) &&
 	! grep "\"action\":\"health\"" h8/$LOG &&
 	test_expect_code 9 git -C h8 worktree-ports status --all \
 		--health-check --timeout 1 >out &&
@@ -401,7 +402,7 @@ test_expect_success 'a port that changes status is logged again' '
 	test_expect_code 9 git -C h9 worktree-ports status --all \
 		--health-check --timeout 1 >out &&
 	test_when_finished "stop_pid h9.pid" &&
-	start_servers h9.pid ok:$(cat h9.ok) &&
+	start_servers_in h9 h9.pid ok:$(cat h9.ok) &&
 	git -C h9 worktree-ports status --all --health-check --timeout 1 >out &&
 	git -C h9 worktree-ports status --all --health-check --timeout 1 >out &&
 	cat >expect <<-EOF &&
@@ -430,22 +431,28 @@ test_expect_success 'scale: 200 ports, 100 hanging, checked at once' '
 	done &&
 	git -C big worktree-ports status --all --json >status.json &&
 	test "$(json_get status.json allocations.#)" = 200 &&
-	python3 - status.json >hang.ports <<-\EOF &&
-	import json, sys
-	ports = sorted(a["port"] for a in json.load(open(sys.argv[1]))["allocations"])
-	print(",".join(str(p) for p in ports[::2]))
-	EOF
-	test_when_finished "stop_pid big.pid" &&
-	start_servers big.pid hang:$(cat hang.ports) &&
+	# a hanging server in each of two worktrees, on all their ports
+	for w in .main big-2; do
+		python3 - status.json $w <<-\EOF >hang.$w || exit 1
+		import json, sys
+		allocs = json.load(open(sys.argv[1]))["allocations"]
+		ports = sorted(a["port"] for a in allocs if a["worktree"] == sys.argv[2])
+		print(",".join(str(p) for p in ports))
+		EOF
+	done &&
+	test_when_finished "stop_pid big.pid; stop_pid big-2.pid" &&
+	start_servers_in big big.pid hang:$(cat hang..main) &&
+	start_servers_in big-2 big-2.pid hang:$(cat hang.big-2) &&
+	echo "$(cat hang..main),$(cat hang.big-2)" >hang.ports &&
 	test_expect_code 9 trace_cmd big.trace "$SOCKET_CALLS" \
 		git-worktree-ports -C big status --all --health-check \
 		--timeout 3 --json >out &&
 	in_flight_together big.trace $(tr , " " <hang.ports) &&
-	python3 - out hang.ports "$(cat big.pid)" <<-\EOF
+	python3 - out hang.ports "$(cat big.pid)" "$(cat big-2.pid)" <<-\EOF
 	import json, sys
 	j = json.load(open(sys.argv[1]))
 	hang = {int(p) for p in open(sys.argv[2]).read().strip().split(",")}
-	pid = int(sys.argv[3])
+	pids = {".main": int(sys.argv[3]), "big-2": int(sys.argv[4])}
 	bad = []
 	if len(hang) != 100 or j["checked"] != 200 or j["healthy"] != 0:
 	    bad.append("hang %d, checked %d, healthy %d" %
@@ -453,7 +460,8 @@ test_expect_success 'scale: 200 ports, 100 hanging, checked at once' '
 	for a in j["allocations"]:
 	    if a["port"] in hang:
 	        ok = (a["health_status"] == "unhealthy" and
-	              a["process_id"] == pid and a["health"]["detail"] ==
+	              a["process_id"] == pids[a["worktree"]] and
+	              a["health"]["detail"] ==
 	              "timed out after 3000 ms waiting for the response")
 	    else:
 	        ok = (a["health_status"] == "not_running" and

@@ -48,7 +48,7 @@ test_expect_success 'wait returns 0 once the server comes up mid-wait' '
 	done &&
 	test "$(refused w1.trace)" != 0 &&
 	test_when_finished "stop_pid w1.pid" &&
-	start_servers w1.pid ok:$(cat w1.web) &&
+	start_servers_in w1 w1.pid ok:$(cat w1.web) &&
 	wait $(cat w1.bg) &&
 	echo "${SQ}web${SQ} is healthy on port $(cat w1.web)" >expect &&
 	test_cmp expect out &&
@@ -64,7 +64,7 @@ test_expect_success 'wait returns 0 once the server comes up mid-wait' '
 test_expect_success 'wait --json prints the result of the check' '
 	wait_repo w2 25120 &&
 	test_when_finished "stop_pid w2.pid" &&
-	start_servers w2.pid ok:$(cat w2.web) &&
+	start_servers_in w2 w2.pid ok:$(cat w2.web) &&
 	git -C w2 worktree-ports wait web --timeout 5 --json >out &&
 	test "$(json_get out allocations.0.port)" = "$(cat w2.web)" &&
 	test "$(json_get out allocations.0.health_status)" = healthy &&
@@ -85,7 +85,7 @@ test_expect_success 'wait exits 9 at the timeout with the last status' '
 	test_line_count -gt 1 outcomes &&
 	! grep -vx ECONNREFUSED outcomes &&
 	test_when_finished "stop_pid w3.pid" &&
-	start_servers w3.pid hang:$(cat w3.web) &&
+	start_servers_in w3 w3.pid hang:$(cat w3.web) &&
 	test_expect_code 9 trace_cmd w3.trace "$ATTEMPTS" \
 		git-worktree-ports -C w3 wait web --timeout 3 2>err &&
 	grep "unhealthy (timed out after [1-9][0-9]* ms waiting for the response)" err &&
@@ -101,7 +101,7 @@ test_expect_success 'wait exits 9 at the timeout with the last status' '
 test_expect_success 'wait names the status of a server answering 500' '
 	wait_repo w4 25160 &&
 	test_when_finished "stop_pid w4.pid" &&
-	start_servers w4.pid error:$(cat w4.web) &&
+	start_servers_in w4 w4.pid error:$(cat w4.web) &&
 	test_expect_code 9 git -C w4 worktree-ports wait web --timeout 1 2>err &&
 	cat err &&
 	grep "unhealthy (HTTP 500)" err
