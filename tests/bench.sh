@@ -8,8 +8,10 @@
 # Sections a-e: allocate and status. f: 'git worktree add' with the hook
 # against the same without it. g: status --health-check, as a ratio to
 # its timeout. h: 'who PORT' against 'ss' on a machine with 2,000 open
-# sockets. Servers for g and h are 'test-tool servers' processes, stopped
-# by pid (also when the bench is interrupted).
+# sockets and 1,000 processes. i: 'check' on 1,000 allocations with 200
+# listeners. Servers for g, h and i are 'test-tool servers' processes,
+# and the 1,000 processes idle 'sleep's, all stopped by pid (also when the
+# bench is interrupted).
 #
 # Every timing comes from hyperfine, with 'git worktree list --porcelain'
 # run in the same repository as the reference command of the same
@@ -56,6 +58,11 @@ ROWS=$TMP/rows.tsv
 BENCH_BIN=$BUILD_DIR/bench
 
 cleanup() {
+	if test -f "$TMP/sleepers.pids"; then
+		while read -r pid; do
+			kill "$pid" 2>/dev/null
+		done <"$TMP/sleepers.pids"
+	fi
 	if test -f "$TMP/servers.pids"; then
 		while read -r pid; do
 			kill "$pid" 2>/dev/null
@@ -532,13 +539,25 @@ for c in $cases; do
 	else
 		runs="--warmup 3 --min-runs 20"
 	fi
-	hf "status-$n" "$S/main" $runs 'git worktree-ports status --all --json'
+	if test "$n" = 10000; then
+		# and the table, with its IN USE column from the socket tables
+		hf "status-$n" "$S/main" $runs \
+			'git worktree-ports status --all --json' \
+			'git worktree-ports status --all'
+	else
+		hf "status-$n" "$S/main" $runs \
+			'git worktree-ports status --all --json'
+	fi
 	report count "$SREG" "$n"
 	target=
 	test "$n" = 10000 && target="<= 10"
 	report ref "$TMP/status-$n.json" "$(commas $wts) worktrees"
 	report row "$TMP/status-$n.json" 1 \
 		"status --all --json, $(commas $n) allocations" "$target"
+	test "$n" = 10000 &&
+		report row "$TMP/status-$n.json" 2 \
+			"status --all (table, in use), $(commas $n) allocations" \
+			"<= 12"
 	scale_args="$scale_args $n:$TMP/status-$n.json"
 	if test "$n" = 10000; then
 		progress "peak RSS, 10,000 allocations"
@@ -578,6 +597,26 @@ start_servers() {
 		kill -0 $! 2>/dev/null || die "servers $* failed; see $LOG"
 		sleep 0.05
 	done
+}
+
+# start_sleepers N: N idle processes, for the tools that scan /proc; their
+# pids go to sleepers.pids, for stop_sleepers and cleanup.
+start_sleepers() {
+	for _ in $(seq "$1"); do
+		sleep 3600 &
+		echo $! >>"$TMP/sleepers.pids"
+	done
+}
+
+stop_sleepers() {
+	test -f "$TMP/sleepers.pids" || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null
+	done <"$TMP/sleepers.pids"
+	while read -r pid; do
+		wait "$pid" 2>/dev/null
+	done <"$TMP/sleepers.pids"
+	rm -f "$TMP/sleepers.pids"
 }
 
 stop_servers() {
@@ -774,11 +813,15 @@ if test $? != 129; then
 elif ! command -v ss >/dev/null 2>&1; then
 	who_skip="skipped: no ss (iproute2)"
 else
-	progress "1,000 listeners and 500 connected pairs"
+	progress "1,000 listeners, 500 connected pairs and 1,000 processes"
 	start_servers "$TMP/who.pid" listen:20000-20999 pairs:500
 	nsock=$(($(ss -Hltn | wc -l) + $(ss -Htn state established | wc -l)))
 	test "$nsock" -ge 2000 ||
 		die "only $nsock TCP sockets listen or are connected, not 2,000"
+	start_sleepers 1000
+	nproc_all=$(ls -d /proc/[0-9]* | wc -l)
+	test "$nproc_all" -ge 1000 ||
+		die "only $nproc_all processes run, not 1,000"
 	(cd "$H/main" && git worktree-ports who $WHO_PORT >"$TMP/who.out" 2>&1)
 	who_rc=$?
 	grep -qw "$(cat "$TMP/who.pid")" "$TMP/who.out" || {
@@ -791,6 +834,22 @@ else
 		"git worktree-ports who $WHO_PORT" "ss -ltnp 'sport = :$WHO_PORT'"
 	stop_servers "$TMP/who.pid"
 fi
+
+# --- i. check: 1,000 allocations, 100 worktrees, 200 listeners (issue 9) ----
+
+# The listeners are one process outside every worktree: 200 foreign
+# holders, each described with where it runs and what it was started
+# from, and every port of the ranges looked at for strays. The 1,000
+# processes of h still run.
+progress "200 listeners for check"
+start_servers "$TMP/check.pid" listen:20000-20199
+(cd "$H/main" && git worktree-ports check >"$TMP/check.out" 2>>"$LOG")
+test $? = 9 || die "check did not exit 9 with 200 foreign listeners"
+nconf=$(grep -c '^foreign_process: ' "$TMP/check.out")
+test "$nconf" = 200 || die "check reports $nconf foreign ports, not 200"
+hf check "$H/main" --warmup 3 --min-runs 20 -i "git worktree-ports check"
+stop_servers "$TMP/check.pid"
+stop_sleepers
 
 progress "500 servers that accept and never answer"
 start_servers "$TMP/hang.pid" hang:20000-20499
@@ -806,7 +865,7 @@ report ref "$TMP/health-hang.json" "100 worktrees"
 report fixed "$TMP/health-hang.json" 1 1 \
 	"500 hanging (ratio: to the 1 s timeout)" "<= 1.15"
 
-report section "h. who PORT, 2,000 sockets open"
+report section "h. who PORT, 2,000 sockets open, 1,000 processes"
 if test -n "$who_skip"; then
 	report note "$who_skip"
 else
@@ -815,6 +874,11 @@ else
 	report pair "$TMP/who.json" 1 2 \
 		"git worktree-ports who $WHO_PORT (ratio: to ss)" "<= 2"
 fi
+
+report section "i. check: 1,000 allocations, 100 worktrees, 200 listeners"
+report ref "$TMP/check.json" "100 worktrees"
+report row "$TMP/check.json" 1 "git worktree-ports check (200 conflicts)" \
+	"<= 5"
 
 printf 'git-worktree-ports bench: ratios to the mean of "%s"\n' "$REF"
 printf 'run in the same repository by the same hyperfine invocation\n\n'
