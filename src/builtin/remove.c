@@ -237,7 +237,7 @@ static int stop_running(const struct running_list *l, bool quiet,
 		ret = procstop_stop(&l->items[i].id, PROCSTOP_TERM_MS, &how,
 				    err);
 		if (ret < 0) {
-			error_hint(err, "the worktree is not removed; stop the process yourself, then run 'remove' again");
+			error_hint(err, "the worktree is removed and its ports released; stop the process yourself");
 			sbuf_release(&line);
 			return ret;
 		}
@@ -301,9 +301,9 @@ static const char *const remove_usage[] = {
 	"",
 	"Remove a worktree through 'git worktree remove' (git's own checks apply)",
 	"and release its ports. <worktree> is its git name or its folder. While",
-	"servers run inside it, it is not removed (exit 12) unless --stop stops",
-	"them by pid (SIGTERM, then SIGKILL after 5 s) or --keep-running leaves",
-	"them running as orphans.",
+	"servers run inside it, it is not removed (exit 12) unless --stop (stop",
+	"them by pid once it is removed: SIGTERM, then SIGKILL after 5 s) or",
+	"--keep-running (leave them running, as orphans).",
 	NULL,
 };
 
@@ -366,11 +366,6 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 		ret = refuse_running(&running, wt.name, err);
 		goto out;
 	}
-	if (stop) {
-		ret = stop_running(&running, g->quiet || g->json, err);
-		if (ret < 0)
-			goto out;
-	}
 	ret = session_load(&s, 0, err);
 	if (ret < 0)
 		goto out;
@@ -390,6 +385,17 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 	ret = session_finish(&s, err);
 	if (ret < 0)
 		goto out;
+	/*
+	 * Stopped only once git has removed the worktree: a removal git
+	 * refuses leaves the servers running. The registry is let go by now,
+	 * so nobody waits on its lock while they stop.
+	 */
+	session_unlock(&s);
+	if (stop) {
+		ret = stop_running(&running, g->quiet || g->json, err);
+		if (ret < 0)
+			goto out;
+	}
 	if (g->json) {
 		jsonw_object_begin(&w, NULL);
 		jsonw_string(&w, "worktree", wt.name);

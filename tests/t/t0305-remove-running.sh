@@ -70,6 +70,20 @@ test_expect_success 'remove --stop stops exactly those pids, then removes' '
 	test_cmp expect out
 '
 
+test_expect_success 'remove --stop that git refuses leaves the servers running' '
+	test_when_finished "stop_all x7" &&
+	running_repo x7 20400 &&
+	echo change >x7-wt/README &&
+	cp x7/$R expect.reg &&
+	test_expect_code 1 git -C x7 worktree-ports remove --stop x7-wt >out 2>err &&
+	grep "^error: ${SQ}git worktree remove${SQ} refused to remove " err &&
+	! grep "^stopped " out &&
+	test -d x7-wt &&
+	! exited "$(cat x7.web)" &&
+	! exited "$(cat x7.api)" &&
+	test_cmp expect.reg x7/$R
+'
+
 test_expect_success 'remove --keep-running removes and says the servers are orphans' '
 	test_when_finished "stop_all x3" &&
 	running_repo x3 20340 &&
