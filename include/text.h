@@ -67,4 +67,10 @@ const char *text_printable(const char *s);
  */
 const char *text_show(char *buf, size_t size, const char *s);
 
+/*
+ * Append 's' (printable already) to 'out', cut to at most 'max' bytes
+ * followed by "..." when longer, never inside a UTF-8 sequence.
+ */
+void text_add_cut(struct sbuf *out, const char *s, size_t max);
+
 #endif

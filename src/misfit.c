@@ -219,7 +219,6 @@ static void describe_holder(struct sbuf *why, struct sbuf *brief,
 	const struct probe_proc *p = h->p;
 	struct sbuf cmd = SBUF_INIT;
 	const char *name;
-	size_t len;
 
 	if (!p) {
 		sbuf_addstr(why, "held by user '");
@@ -234,15 +233,7 @@ static void describe_holder(struct sbuf *why, struct sbuf *brief,
 		return;
 	}
 	/* the command line is printable already (probe.h) */
-	sbuf_addstr(&cmd, p->cmdline);
-	if (cmd.len > COMMAND_SHOWN) {
-		len = COMMAND_SHOWN;
-		/* do not cut a UTF-8 sequence */
-		while (len && ((unsigned char)cmd.buf[len] & 0xc0) == 0x80)
-			len--;
-		sbuf_setlen(&cmd, len);
-		sbuf_addstr(&cmd, "...");
-	}
+	text_add_cut(&cmd, p->cmdline, COMMAND_SHOWN);
 	sbuf_addf(why, "held by pid %ld (%s)", p->pid, cmd.buf);
 	if (p->cwd) {
 		sbuf_addstr(why, " in ");

@@ -141,3 +141,18 @@ const char *text_printable(const char *s)
 	text_addstr_printable(sb, s);
 	return sb->buf;
 }
+
+void text_add_cut(struct sbuf *out, const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len <= max) {
+		sbuf_add(out, s, len);
+		return;
+	}
+	len = max;
+	while (len && ((unsigned char)s[len] & 0xc0) == 0x80)
+		len--;
+	sbuf_add(out, s, len);
+	sbuf_addstr(out, "...");
+}

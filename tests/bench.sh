@@ -851,11 +851,23 @@ hf check "$H/main" --warmup 3 --min-runs 20 -i "git worktree-ports check"
 stop_servers "$TMP/check.pid"
 stop_sleepers
 
-progress "500 servers that accept and never answer"
-start_servers "$TMP/hang.pid" hang:20000-20499
+# Each worktree's five hanging ports are served from inside it, by one
+# process per worktree: a server outside would be 'foreign' (docs/health.md).
+progress "500 servers that accept and never answer, in 100 worktrees"
+for k in $(seq 1 100); do
+	w=$(printf 'w%03d' "$k")
+	ports=$((20000 + k - 1))
+	for i in 1 2 3 4; do
+		ports="$ports,$((20000 + 100 * i + k - 1))"
+	done
+	(cd "$H/wt/$w" && start_servers "$TMP/hang-$w.pid" "hang:$ports") ||
+		exit 1
+done
 health_counts "0 500 500"
 hf health-hang "$H/main" --warmup 1 --min-runs 10 -i "$HCHECK"
-stop_servers "$TMP/hang.pid"
+for k in $(seq 1 100); do
+	stop_servers "$TMP/hang-$(printf 'w%03d' "$k").pid"
+done
 
 report section "g. status --all --health-check --timeout 1, 1,000 ports"
 report ref "$TMP/health-idle.json" "100 worktrees"

@@ -185,19 +185,10 @@ out:
 /* "pid 123 (python3 -m http.server) on port 3000, 3001" */
 static void add_running_desc(struct sbuf *out, const struct running *r)
 {
-	size_t i, len = strlen(r->cmdline);
+	size_t i;
 
 	sbuf_addf(out, "pid %ld (", r->id.pid);
-	if (len > COMMAND_SHOWN) {
-		len = COMMAND_SHOWN;
-		/* do not cut a UTF-8 sequence */
-		while (len && ((unsigned char)r->cmdline[len] & 0xc0) == 0x80)
-			len--;
-		sbuf_add(out, r->cmdline, len);
-		sbuf_addstr(out, "...");
-	} else {
-		sbuf_addstr(out, r->cmdline);
-	}
+	text_add_cut(out, r->cmdline, COMMAND_SHOWN);
 	sbuf_addstr(out, r->nr_ports > 1 ? ") on ports " : ") on port ");
 	for (i = 0; i < r->nr_ports; i++)
 		sbuf_addf(out, "%s%u", i ? ", " : "", r->ports[i]);

@@ -130,6 +130,25 @@ static void test_add_printable_can_keep_c1(void **state UNUSED)
 			TEXT_KEEP_C1);
 }
 
+static void test_add_cut(void **state UNUSED)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	text_add_cut(&sb, "npm run dev", 11);
+	assert_string_equal("npm run dev", sb.buf);
+	sbuf_reset(&sb);
+	text_add_cut(&sb, "npm run dev", 7);
+	assert_string_equal("npm run...", sb.buf);
+	/* "\xc3\xa9" is one character: cut before it, not inside */
+	sbuf_reset(&sb);
+	text_add_cut(&sb, "caf\xc3\xa9 au lait", 4);
+	assert_string_equal("caf...", sb.buf);
+	sbuf_reset(&sb);
+	text_add_cut(&sb, "caf\xc3\xa9 au lait", 5);
+	assert_string_equal("caf\xc3\xa9...", sb.buf);
+	sbuf_release(&sb);
+}
+
 static void test_show_is_ascii(void **state UNUSED)
 {
 	char buf[TEXT_SHOW_SIZE];
@@ -178,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_add_printable_escapes_controls),
 		cmocka_unit_test(test_add_printable_escapes_what_is_not_utf8),
 		cmocka_unit_test(test_add_printable_can_keep_c1),
+		cmocka_unit_test(test_add_cut),
 		cmocka_unit_test(test_show_is_ascii),
 		cmocka_unit_test(test_show_cuts_long_text),
 		cmocka_unit_test(test_show_fits_a_small_buffer),
