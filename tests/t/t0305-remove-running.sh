@@ -42,8 +42,8 @@ test_expect_success 'remove refuses while servers run inside, and lists them' '
 	test_expect_code 12 git -C x1 worktree-ports remove x1-wt 2>err &&
 	test_line_count = 2 err &&
 	grep "^error: worktree ${SQ}x1-wt${SQ} is not removed: 2 servers still run in it: " err &&
-	grep "pid $(cat x1.web) (.*test-tool listen 127.0.0.1 $(cat x1.wport)[ .].*) on port $(cat x1.wport)" err &&
-	grep "pid $(cat x1.api) (.*test-tool listen ::1 $(cat x1.aport)[ .].*) on port $(cat x1.aport)" err &&
+	grep "pid $(cat x1.web) (.*test-tool[^)]*) on port $(cat x1.wport)" err &&
+	grep "pid $(cat x1.api) (.*test-tool[^)]*) on port $(cat x1.aport)" err &&
 	! grep "pid $(cat x1.decoy) " err &&
 	grep "^hint: .*--stop.*--keep-running" err &&
 	test -d x1-wt &&
