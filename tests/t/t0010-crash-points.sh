@@ -172,7 +172,7 @@ test_expect_success 'status --health-check writing a change back' '
 	printf "[service \"api\"]\nhealth = tcp\n" >h-wt/.worktree-ports.ini &&
 	git -C h-wt worktree-ports allocate api -q >h.api &&
 	test_when_finished "stop_pid h.pid" &&
-	(cd h-wt && start_listener 127.0.0.1 "$(cat ../h.api)" "$TRASH/h.pid") &&
+	start_servers_in h-wt h.pid listen:"$(cat h.api)" &&
 	crash_save $REG h/$LOG &&
 	crash_test "crash_usable h-wt" git-worktree-ports -C h-wt status \
 		--health-check --timeout 30 &&
