@@ -42,7 +42,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 # libgit2 is loaded with dlopen() on first use (include/wt-libgit2.h), so
 # the binary is linked only against jansson and inih; its soname is read
 # from the library the headers belong to (LIBGIT2_SONAME_H, below).
-LIBS = $(shell $(PKG_CONFIG) --libs jansson inih) -ldl
+LIBS = $(shell $(PKG_CONFIG) --libs jansson inih) -ldl -pthread
 TEST_LIBS = $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 VERSION = 0.1.0
