@@ -36,6 +36,8 @@ struct wt_repo {
 	char *name;      /* this worktree's name; NULL in a bare repo itself */
 	char *path;      /* this worktree's top; NULL in a bare repo itself */
 	bool bare;
+	/* what worktrees/<name>/ holds, read once per command (wt.c) */
+	struct wt_files *files;
 };
 
 /*
@@ -83,6 +85,13 @@ struct wt_repo {
  */
 int wt_open(struct wt_repo **out, const char *dir, struct error *err);
 void wt_free(struct wt_repo *repo);
+
+/*
+ * What a handle knows of its linked worktrees is read once, on first use,
+ * so that one command sees one state of them. After changing them (git
+ * worktree remove), forget it.
+ */
+void wt_forget(struct wt_repo *repo);
 
 /*
  * Where the registry lives when nothing overrides it:

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "wt.h"
 #include "error.h"
+#include "nameset.h"
 #include "sbuf.h"
 
 #include <ctype.h>
@@ -838,6 +839,127 @@ static int open_env_dir(struct wt_repo *repo, const char *start,
 	return open_libgit2(repo, NULL, err);
 }
 
+/*
+ * What worktrees/<name>/ holds, read the first time a command asks and
+ * kept for the rest of it: a registry's check, its automatic release and
+ * the map of who owns a process all ask about every worktree, and one
+ * command should see one state of them.
+ */
+struct linked_files {
+	char *name;
+	bool locked;     /* worktrees/<name>/locked exists */
+	bool registered; /* HEAD and commondir are there */
+	char *top;       /* the parent of the '.git' gitdir names, if it exists */
+};
+
+struct wt_files {
+	struct linked_files *items;
+	size_t nr, alloc;
+	struct nameset by_name;
+};
+
+static void files_key(const void *data, size_t i, const char **a,
+		      const char **b)
+{
+	const struct wt_files *f = data;
+
+	*a = f->items[i].name;
+	*b = NULL;
+}
+
+static void files_read(struct linked_files *f, const char *commondir,
+		       const char *name)
+{
+	struct sbuf sb = SBUF_INIT;
+	char *dir, *file;
+
+	sbuf_addf(&sb, "%s/worktrees/%s", commondir, name);
+	dir = sbuf_detach(&sb);
+	f->name = xstrdup(name);
+	file = join(dir, "locked");
+	f->locked = exists(file);
+	free(file);
+	file = join(dir, "commondir");
+	f->registered = has_head(dir) && is_file(file);
+	free(file);
+	file = join(dir, "gitdir");
+	f->top = NULL;
+	if (!read_line(&sb, file) && sb.len) {
+		char *target = resolve(dir, sb.buf);
+
+		if (exists(target)) {
+			char *parent = parent_dir(target);
+
+			f->top = canonical_or_copy(parent);
+			free(parent);
+		}
+		free(target);
+	}
+	free(file);
+	free(dir);
+	sbuf_release(&sb);
+}
+
+static struct wt_files *files_new(void)
+{
+	struct wt_files *f = xcalloc(1, sizeof(*f));
+
+	nameset_init(&f->by_name, 16, files_key, f);
+	return f;
+}
+
+static void linked_files_release(struct linked_files *l)
+{
+	free(l->name);
+	free(l->top);
+}
+
+/*
+ * The files of worktree 'name', read once per repository handle. A
+ * handle made by hand (not by wt_open()) has no memo: the files are read
+ * into 'scratch', which files_done() then releases.
+ */
+static const struct linked_files *files_of(const struct wt_repo *repo,
+					   const char *name,
+					   struct linked_files *scratch)
+{
+	struct wt_files *f = repo->files;
+	long found;
+
+	if (!f) {
+		files_read(scratch, repo->commondir, name);
+		return scratch;
+	}
+	found = nameset_find(&f->by_name, name, NULL);
+	if (found >= 0)
+		return &f->items[found];
+	ALLOC_GROW(f->items, f->nr + 1, f->alloc);
+	files_read(&f->items[f->nr], repo->commondir, name);
+	nameset_add(&f->by_name, f->nr);
+	return &f->items[f->nr++];
+}
+
+static void files_done(const struct linked_files *l,
+		       struct linked_files *scratch)
+{
+	if (l == scratch)
+		linked_files_release(scratch);
+}
+
+static void files_free(struct wt_files *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; i < f->nr; i++)
+		linked_files_release(&f->items[i]);
+	free(f->items);
+	nameset_release(&f->by_name);
+	free(f);
+}
+
+
 int wt_open(struct wt_repo **out, const char *dir, struct error *err)
 {
 	struct wt_repo *repo = xcalloc(1, sizeof(*repo));
@@ -866,12 +988,21 @@ int wt_open(struct wt_repo **out, const char *dir, struct error *err)
 	}
 	if (ret < 0)
 		goto out;
+	repo->files = files_new();
 	*out = repo;
 	repo = NULL;
 out:
 	free(start);
 	wt_free(repo);
 	return ret;
+}
+
+void wt_forget(struct wt_repo *repo)
+{
+	if (!repo->files)
+		return;
+	files_free(repo->files);
+	repo->files = files_new();
 }
 
 void wt_free(struct wt_repo *repo)
@@ -883,6 +1014,7 @@ void wt_free(struct wt_repo *repo)
 	free(repo->main_path);
 	free(repo->name);
 	free(repo->path);
+	files_free(repo->files);
 	free(repo);
 }
 
@@ -919,46 +1051,22 @@ static int no_worktree(struct error *err, const char *name)
  * directory, the parent of that '.git'.
  */
 static bool state_from_files(enum wt_state *out, char **top,
-			     const char *commondir, const char *name)
+			     const struct wt_repo *repo, const char *name)
 {
-	struct sbuf sb = SBUF_INIT;
-	char *dir = NULL;
-	char *file = NULL;
-	char *target = NULL;
-	bool ret = false;
+	struct linked_files scratch;
+	const struct linked_files *f = files_of(repo, name, &scratch);
+	bool ret = true;
 
-	sbuf_addf(&sb, "%s/worktrees/%s", commondir, name);
-	dir = sbuf_detach(&sb);
-	file = join(dir, "locked");
-	if (exists(file)) {
+	if (f->locked) {
 		*out = WT_LOCKED;
-		ret = true;
-		goto out;
-	}
-	free(file);
-	file = join(dir, "commondir");
-	if (!has_head(dir) || !is_file(file))
-		goto out;
-	free(file);
-	file = join(dir, "gitdir");
-	if (read_line(&sb, file) < 0 || !sb.len)
-		goto out;
-	target = resolve(dir, sb.buf);
-	if (exists(target)) {
+	} else if (f->registered && f->top) {
 		*out = WT_ALIVE;
-		ret = true;
-		if (top) {
-			char *parent = parent_dir(target);
-
-			*top = canonical_or_copy(parent);
-			free(parent);
-		}
+		if (top)
+			*top = xstrdup(f->top);
+	} else {
+		ret = false;
 	}
-out:
-	free(target);
-	free(file);
-	free(dir);
-	sbuf_release(&sb);
+	files_done(f, &scratch);
 	return ret;
 }
 
@@ -986,7 +1094,7 @@ int wt_state_path(enum wt_state *out, char **top, const struct wt_repo *repo,
 	}
 	if (!valid_name(name))
 		return no_worktree(err, name);
-	if (state_from_files(out, top, repo->commondir, name))
+	if (state_from_files(out, top, repo, name))
 		return 0;
 
 	ret = open_gitdir(&r, repo->commondir, err);
@@ -1160,38 +1268,22 @@ out:
  * A linked worktree as its files say: the directory holding the '.git'
  * that 'worktrees/<name>/gitdir' names, when that '.git' exists.
  */
-static bool linked_from_files(struct wt_info *out, const char *commondir,
+static bool linked_from_files(struct wt_info *out, const struct wt_repo *repo,
 			      const char *name)
 {
-	struct sbuf sb = SBUF_INIT;
-	char *dir, *file, *target = NULL, *top = NULL;
+	struct linked_files scratch;
+	const struct linked_files *f = files_of(repo, name, &scratch);
+	bool ret = f->top != NULL;
 
-	sbuf_addf(&sb, "%s/worktrees/%s", commondir, name);
-	dir = sbuf_detach(&sb);
-	file = join(dir, "gitdir");
-	if (!read_line(&sb, file) && sb.len) {
-		target = resolve(dir, sb.buf);
-		if (exists(target)) {
-			char *parent = parent_dir(target);
-
-			top = canonical_or_copy(parent);
-			free(parent);
-		}
-	}
-	if (top) {
-		free(file);
-		file = join(dir, "locked");
+	if (ret) {
 		out->name = xstrdup(name);
-		out->path = top;
+		out->path = xstrdup(f->top);
 		out->is_main = false;
-		out->locked = exists(file);
+		out->locked = f->locked;
 		out->valid = true;
 	}
-	free(target);
-	free(file);
-	free(dir);
-	sbuf_release(&sb);
-	return top != NULL;
+	files_done(f, &scratch);
+	return ret;
 }
 
 int wt_list_files(struct wt_list *out, const struct wt_repo *repo)
@@ -1221,8 +1313,7 @@ int wt_list_files(struct wt_list *out, const struct wt_repo *repo)
 	if (!repo->bare)
 		main_info(&out->items[out->nr++], repo);
 	for (i = 0; i < nr; i++) {
-		if (linked_from_files(&out->items[out->nr], repo->commondir,
-				      names[i]))
+		if (linked_from_files(&out->items[out->nr], repo, names[i]))
 			out->nr++;
 		free(names[i]);
 	}

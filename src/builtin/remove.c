@@ -363,6 +363,7 @@ int cmd_remove(int argc, const char **argv, struct global_opts *g,
 	ret = git_worktree_remove(wt.path, force, err);
 	if (ret < 0)
 		goto out;
+	wt_forget(s.repo);
 	for (i = s.reg->nr_allocs; i-- > 0;) {
 		if (strcmp(s.reg->allocs[i].worktree, wt.name))
 			continue;

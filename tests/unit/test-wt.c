@@ -385,6 +385,9 @@ static void test_state_removed_worktree_is_gone(void **state UNUSED)
 	assert_int_equal(WT_ALIVE, state_of(repo, WT_MAIN_NAME));
 	assert_int_equal(WT_ALIVE, state_of(repo, "st-rm"));
 	sh("git -C st worktree remove st-rm");
+	/* one handle, one reading: what it knew stays until forgotten */
+	assert_int_equal(WT_ALIVE, state_of(repo, "st-rm"));
+	wt_forget(repo);
 	assert_int_equal(WT_GONE, state_of(repo, "st-rm"));
 	assert_int_equal(WT_GONE, state_of(repo, "never-existed"));
 	wt_free(repo);
@@ -412,10 +415,13 @@ static void test_state_locked_worktree_keeps(void **state UNUSED)
 	repo = open_ok("sl");
 	assert_int_equal(WT_LOCKED, state_of(repo, "sl-lock"));
 	sh("rm -rf sl-lock");
+	wt_forget(repo);
 	assert_int_equal(WT_LOCKED, state_of(repo, "sl-lock"));
 	sh("git -C sl worktree prune");
+	wt_forget(repo);
 	assert_int_equal(WT_LOCKED, state_of(repo, "sl-lock"));
 	sh("git -C sl worktree unlock sl-lock");
+	wt_forget(repo);
 	assert_int_equal(WT_GONE, state_of(repo, "sl-lock"));
 	wt_free(repo);
 }
@@ -435,6 +441,7 @@ static void test_state_path_follows_a_move(void **state UNUSED)
 	assert_string_equal(at("sm-a"), top);
 	free(top);
 	sh("git -C sm worktree move ../sm-a ../sm-dir/b");
+	wt_forget(repo);
 	assert_int_equal(0, wt_state_path(&st, &top, repo, "sm-a", &err));
 	assert_int_equal(WT_ALIVE, st);
 	assert_string_equal(at("sm-dir/b"), top);
@@ -443,6 +450,7 @@ static void test_state_path_follows_a_move(void **state UNUSED)
 	assert_string_equal(at("sm"), top);
 	free(top);
 	sh("git -C sm worktree lock ../sm-dir/b");
+	wt_forget(repo);
 	assert_int_equal(0, wt_state_path(&st, &top, repo, "sm-a", &err));
 	assert_int_equal(WT_LOCKED, st);
 	assert_null(top);
