@@ -49,9 +49,11 @@ struct owner_map {
 	struct owner_wt *items;
 	size_t nr, alloc;
 	struct nameset by_dir; /* once 'nr' > 0 */
+	/* the walks owner_started_from() made, for the next listener */
+	struct owner_walks *walks;
 };
 
-#define OWNER_MAP_INIT { NULL, 0, 0, { NULL, 0, 0, NULL, NULL } }
+#define OWNER_MAP_INIT { NULL, 0, 0, { NULL, 0, 0, NULL, NULL }, NULL }
 
 /*
  * Add a worktree (the map indexes itself: do not move it once added

@@ -118,6 +118,14 @@ void probe_listeners_free(struct probe_listener *list, size_t nr);
  * probe_proc_release() either way.
  */
 int probe_proc_read(struct probe_proc *out, long pid);
+
+/*
+ * The little of process 'pid' that a walk up its ancestors needs: its
+ * parent's pid, and its working directory ('*cwd', NULL if unreadable;
+ * the caller frees it) with whether that was deleted. 0, or -1 when
+ * there is no such process (or no way to look, on other systems).
+ */
+int probe_proc_parent(long pid, long *ppid, char **cwd, bool *cwd_deleted);
 void probe_proc_release(struct probe_proc *p);
 
 /*

@@ -160,7 +160,8 @@ void wt_list_release(struct wt_list *list);
  * bare), then each 'worktrees/<name>' whose 'gitdir' names a '.git' that
  * exists, sorted by name, with 'locked' from its lock file and 'valid'
  * true. A registration git would call prunable is left out. A missing
- * or unreadable 'worktrees' directory lists the main worktree alone.
+ * or unreadable 'worktrees' directory lists the main worktree alone. The
+ * paths of linked worktrees are canonical (realpath(3)).
  */
 int wt_list_files(struct wt_list *out, const struct wt_repo *repo);
 

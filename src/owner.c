@@ -15,6 +15,24 @@
 /* More ancestors than this are not walked (a loop in a broken table). */
 #define ANCESTORS_MAX 1024
 
+/*
+ * One walk up from a parent, as owner_started_from() found it. Many
+ * listeners share a parent (one server holding hundreds of ports), and a
+ * walk that finds nothing goes up to pid 1: each is made once.
+ */
+struct owner_walk {
+	long from;		   /* the parent the walk started at */
+	const struct owner_wt *not; /* the worktree that did not count */
+	long pid;		   /* 0: nothing found */
+	char *cmdline;
+	const struct owner_wt *wt;
+};
+
+struct owner_walks {
+	struct owner_walk *items;
+	size_t nr, alloc;
+};
+
 static char *canonical_dir(const char *dir)
 {
 	char *real = realpath(dir, NULL);
@@ -37,16 +55,15 @@ static void dir_key(const void *data, size_t i, const char **a, const char **b)
 	*b = NULL;
 }
 
-void owner_map_add(struct owner_map *m, const char *name, const char *dir,
-		   const char *registry, bool gone)
+/* Add the worktree at 'canon', a canonical path the map takes over. */
+static void add_canonical(struct owner_map *m, const char *name, char *canon,
+			  const char *registry, bool gone)
 {
-	char *canon;
 	struct owner_wt *w;
 	long found;
 
-	if (!dir || !*dir)
-		return;
-	canon = canonical_dir(dir);
+	if (!m->walks)
+		m->walks = xcalloc(1, sizeof(*m->walks));
 	if (!m->by_dir.slot)
 		nameset_init(&m->by_dir, 16, dir_key, m);
 	found = nameset_find(&m->by_dir, canon, NULL);
@@ -71,15 +88,32 @@ void owner_map_add(struct owner_map *m, const char *name, const char *dir,
 	nameset_add(&m->by_dir, m->nr++);
 }
 
+void owner_map_add(struct owner_map *m, const char *name, const char *dir,
+		   const char *registry, bool gone)
+{
+	if (dir && *dir)
+		add_canonical(m, name, canonical_dir(dir), registry, gone);
+}
+
 void owner_map_add_repo(struct owner_map *m, const struct session *s)
 {
 	struct wt_list list = WT_LIST_INIT;
 	size_t i;
 
 	if (s->repo && !wt_list_files(&list, s->repo)) {
-		for (i = 0; i < list.nr; i++)
-			owner_map_add(m, list.items[i].name, list.items[i].path,
-				      NULL, false);
+		/*
+		 * A linked worktree's path is canonical already (wt.h);
+		 * the main one's may be core.worktree as written.
+		 */
+		for (i = 0; i < list.nr; i++) {
+			const struct wt_info *w = &list.items[i];
+
+			if (w->is_main)
+				owner_map_add(m, w->name, w->path, NULL, false);
+			else if (w->path && *w->path)
+				add_canonical(m, w->name, xstrdup(w->path),
+					      NULL, false);
+		}
 	}
 	if (s->reg) {
 		for (i = 0; i < s->reg->nr_allocs; i++) {
@@ -156,6 +190,12 @@ void owner_map_release(struct owner_map *m)
 	free(m->items);
 	if (m->by_dir.slot)
 		nameset_release(&m->by_dir);
+	if (m->walks) {
+		for (i = 0; i < m->walks->nr; i++)
+			free(m->walks->items[i].cmdline);
+		free(m->walks->items);
+		free(m->walks);
+	}
 	memset(m, 0, sizeof(*m));
 }
 
@@ -241,37 +281,67 @@ bool owner_is_orphan(const struct owner_verdict *v)
 	return v->deleted || (v->wt && v->wt->gone);
 }
 
+static const struct owner_walk *walk_up(const struct owner_map *m,
+					long from,
+					const struct owner_wt *not)
+{
+	struct owner_walks *ws = m->walks;
+	struct owner_walk *w;
+	long next = from;
+	size_t i;
+	int steps;
+
+	for (i = 0; i < ws->nr; i++)
+		if (ws->items[i].from == from && ws->items[i].not == not)
+			return &ws->items[i];
+	ALLOC_GROW(ws->items, ws->nr + 1, ws->alloc);
+	w = &ws->items[ws->nr++];
+	memset(w, 0, sizeof(*w));
+	w->from = from;
+	w->not = not;
+	for (steps = 0; next > 1 && steps < ANCESTORS_MAX; steps++) {
+		const struct owner_wt *in = NULL;
+		bool deleted;
+		char *cwd;
+		long up;
+
+		if (probe_proc_parent(next, &up, &cwd, &deleted) < 0)
+			break;
+		if (cwd && !deleted)
+			in = owner_of_dir(m, cwd);
+		free(cwd);
+		if (in && in != not) {
+			struct probe_proc p;
+
+			w->pid = next;
+			w->wt = in;
+			w->cmdline = xstrdup(probe_proc_read(&p, next) < 0 ?
+						     "?" :
+						     p.cmdline);
+			probe_proc_release(&p);
+			break;
+		}
+		next = up;
+	}
+	return w;
+}
+
 bool owner_started_from(const struct owner_map *m,
 			const struct owner_verdict *v,
 			const struct probe_proc *p, long *pid, char **cmdline,
 			const struct owner_wt **wt)
 {
-	long next = p->ppid;
-	int steps;
+	const struct owner_walk *w;
 
-	for (steps = 0; next > 1 && steps < ANCESTORS_MAX; steps++) {
-		struct probe_proc up;
-		const struct owner_wt *in = NULL;
-		bool found;
-
-		if (probe_proc_read(&up, next) < 0) {
-			probe_proc_release(&up);
-			break;
-		}
-		if (up.cwd && !up.cwd_deleted)
-			in = owner_of_dir(m, up.cwd);
-		found = in && in != v->wt;
-		if (found) {
-			*pid = up.pid;
-			*cmdline = xstrdup(up.cmdline);
-			*wt = in;
-		}
-		next = up.ppid;
-		probe_proc_release(&up);
-		if (found)
-			return true;
-	}
-	return false;
+	if (!m->walks)
+		return false; /* an empty map: no worktree to be found */
+	w = walk_up(m, p->ppid, v->wt);
+	if (!w->pid)
+		return false;
+	*pid = w->pid;
+	*cmdline = xstrdup(w->cmdline);
+	*wt = w->wt;
+	return true;
 }
 
 void owner_add_place(struct sbuf *out, const struct owner_verdict *v)

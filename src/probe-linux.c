@@ -1076,3 +1076,31 @@ int probe_proc_read(struct probe_proc *out, long pid)
 	context_release(&ctx);
 	return ret;
 }
+
+int probe_proc_parent(long pid, long *ppid, char **cwd, bool *deleted)
+{
+	struct sbuf text = SBUF_INIT, comm = SBUF_INIT;
+	unsigned long long start;
+	char name[32];
+	int dirfd, ret = -1;
+
+	*ppid = 0;
+	*cwd = NULL;
+	*deleted = false;
+	if (pid <= 0)
+		return -1;
+	snprintf(name, sizeof(name), "/proc/%ld", pid);
+	dirfd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	if (!read_at(&text, dirfd, "stat", 4096) &&
+	    parse_stat(text.buf, &comm, ppid, &start)) {
+		*cwd = link_at(dirfd, "cwd");
+		*deleted = *cwd && cwd_deleted(dirfd, *cwd);
+		ret = 0;
+	}
+	close(dirfd);
+	sbuf_release(&text);
+	sbuf_release(&comm);
+	return ret;
+}

@@ -43,3 +43,12 @@ int probe_proc_read(struct probe_proc *out, long pid UNUSED)
 	memset(out, 0, sizeof(*out));
 	return -1;
 }
+
+int probe_proc_parent(long pid UNUSED, long *ppid, char **cwd,
+		      bool *cwd_deleted)
+{
+	*ppid = 0;
+	*cwd = NULL;
+	*cwd_deleted = false;
+	return -1;
+}
