@@ -11,10 +11,12 @@
  * a record for people; nothing reads it to decide anything, so a failure
  * to write it never undoes or fails the change it describes.
  *
- * Location: the directory of the registry. A registry named "ports.json"
- * logs to "ports.log" beside it; a registry with any other name logs to
- * its own path with ".log" appended ("team.json" -> "team.json.log").
- * The previous log is "<log>.1".
+ * Location: named after the path the caller gives, which the commands
+ * take from session.h's state base (the state folder of the common dir
+ * for the repository's registry). A path ending in "ports.json" logs to
+ * "ports.log" in its directory; any other logs to the path with ".log"
+ * appended ("team.json" -> "team.json.log"). The previous log is
+ * "<log>.1".
  *
  * Calling sequence for a command that changes the registry:
  *

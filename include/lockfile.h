@@ -7,7 +7,8 @@
  *
  * git's O_EXCL lock files outlive a process killed by SIGKILL and then
  * block every later writer. Here a lock is an flock(2) on a separate,
- * permanent file ('<path>.lock' beside the file it guards): the kernel
+ * permanent file (the registry's is in the state folder of the common
+ * dir, see session.h; by default '<path>.lock' beside the file): the kernel
  * drops it when the holder exits, however it exits, so no later command
  * ever waits on a dead process. The lock file is never deleted, since
  * deleting a file others may be waiting on would let two holders in.

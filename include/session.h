@@ -35,6 +35,14 @@ struct actlog_entry;
 struct session {
 	struct wt_repo *repo;
 	char *registry_path; /* absolute */
+	/*
+	 * What the registry's lock, log and other volatile files are named
+	 * after (add ".lock", or see actlog_path()): the registry's file name
+	 * in <common dir>/worktree-ports/ for a registry of this repository,
+	 * so that no working tree sees them change; the registry's own path
+	 * for one placed elsewhere, which other repositories may share.
+	 */
+	char *state_base;
 	struct lockfile lock;
 	struct registry *reg;
 	bool dirty; /* save on session_finish() */
@@ -43,7 +51,7 @@ struct session {
 	size_t nr_log, alloc_log;
 };
 
-#define SESSION_INIT { NULL, NULL, LOCKFILE_INIT, NULL, false, NULL, 0, 0 }
+#define SESSION_INIT { NULL, NULL, NULL, LOCKFILE_INIT, NULL, false, NULL, 0, 0 }
 
 /*
  * Record activity for the log; it is appended to ports.log by
@@ -66,6 +74,15 @@ void session_log(struct session *s, const char *action, const char *worktree,
  * removed worktrees keep their ports (--dry-run).
  */
 #define SESSION_DRY_RUN (1 << 3)
+
+/* The folder of the common dir that holds the volatile files. */
+#define SESSION_STATE_DIR "worktree-ports"
+
+/*
+ * Take the registry lock (creating the state folder first when needed),
+ * as session_load() does; for commands that lock without loading.
+ */
+int session_lock(struct session *s, struct error *err);
 
 /*
  * Find the repository and the registry ('registry': --registry, may be

@@ -2,6 +2,7 @@
 #include "checked.h"
 #include "actlog.h"
 #include "alloc.h"
+#include "checktime.h"
 #include "config.h"
 #include "error.h"
 #include "jsonw.h"
@@ -276,28 +277,38 @@ int checked_list_run(struct checked_list *l, int timeout_ms,
  * Write the results back: reload the registry under its lock (it was let
  * go during the check, so other commands were not held up), update the
  * allocations that are still there with the same port, and log the
- * changes of status.
+ * changes of status. The registry is rewritten only when a status or a
+ * pid changed; the time of every check goes to the state folder
+ * (checktime.h), so a check that changed nothing writes nothing in any
+ * worktree.
  */
 int checked_list_write_back(struct session *s,
 			    const struct checked_list *l, struct error *err)
 {
+	struct checktime_entry *times;
 	char when[UTC_TIME_SIZE];
-	size_t i;
+	size_t i, nr_times = 0;
 	int ret;
 
 	ret = session_load(s, SESSION_NO_AUTORELEASE, err);
 	if (ret < 0)
 		return ret;
 	iso8601_utc(when, time(NULL));
+	times = xcalloc(l->nr ? l->nr : 1, sizeof(*times));
 	for (i = 0; i < l->nr; i++) {
 		const struct checked *ck = &l->items[i];
 		const char *status = health_status_name(ck->result.status);
 		long k = registry_find(s->reg, ck->worktree, ck->service);
 		struct allocation *a;
+		bool changed = false;
 
 		if (k < 0 || s->reg->allocs[k].port != ck->port)
 			continue;
 		a = &s->reg->allocs[k];
+		times[nr_times].worktree = a->worktree;
+		times[nr_times].service = a->service;
+		times[nr_times].port = a->port;
+		nr_times++;
 		if (!a->health_status || strcmp(a->health_status, status)) {
 			struct sbuf detail = SBUF_INIT;
 
@@ -312,11 +323,19 @@ int checked_list_write_back(struct session *s,
 				    detail.buf);
 			sbuf_release(&detail);
 			registry_set_string(&a->health_status, status);
+			changed = true;
 		}
-		a->process_id = ck->pid;
-		registry_set_string(&a->health_checked_at, when);
-		s->dirty = true;
+		if (a->process_id != ck->pid) {
+			a->process_id = ck->pid;
+			changed = true;
+		}
+		if (changed) {
+			registry_set_string(&a->health_checked_at, when);
+			s->dirty = true;
+		}
 	}
+	checktime_record(s->reg, s->state_base, times, nr_times, when);
+	free(times);
 	return session_finish(s, err);
 }
 

@@ -2,9 +2,11 @@
 #include "session.h"
 #include "alloc.h"
 #include "actlog.h"
+#include "checktime.h"
 #include "error.h"
 #include "lockfile.h"
 #include "nameset.h"
+#include "path.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "text.h"
@@ -104,6 +106,25 @@ static int registry_path(char **out, const struct wt_repo *repo,
 	return 0;
 }
 
+/*
+ * A registry in this repository (in its main worktree or its common dir)
+ * keeps its lock and log in <common dir>/worktree-ports/: a watcher in
+ * the main worktree must not see them change. One placed elsewhere keeps
+ * them beside it, where every repository that uses it meets.
+ */
+static char *state_base(const struct wt_repo *repo, const char *registry)
+{
+	const char *slash = strrchr(registry, '/');
+	struct sbuf sb = SBUF_INIT;
+
+	if (!slash || !((repo->main_path && !repo->bare &&
+			 path_is_under(registry, repo->main_path)) ||
+			path_is_under(registry, repo->commondir)))
+		return xstrdup(registry);
+	sbuf_addf(&sb, "%s/%s%s", repo->commondir, SESSION_STATE_DIR, slash);
+	return sbuf_detach(&sb);
+}
+
 int session_open(struct session *s, const char *registry, unsigned flags,
 		 struct error *err)
 {
@@ -115,9 +136,67 @@ int session_open(struct session *s, const char *registry, unsigned flags,
 		return ret;
 	ret = registry_path(&s->registry_path, s->repo, registry, err);
 	timing_mark("discover");
-	if (ret < 0 || (flags & SESSION_NO_LOAD))
+	if (ret < 0)
+		return ret;
+	s->state_base = state_base(s->repo, s->registry_path);
+	if (flags & SESSION_NO_LOAD)
 		return ret;
 	return session_load(s, flags, err);
+}
+
+/*
+ * Versions before the state directory kept the lock and the log beside
+ * the registry: move the log (and its previous part) to where it is kept
+ * now, and drop the empty lock file. Only when the new log does not
+ * exist yet, so this is one failing stat() once done.
+ */
+static void move_old_state(const struct session *s)
+{
+	struct sbuf old = SBUF_INIT, cur = SBUF_INIT;
+	struct stat st;
+
+	if (!strcmp(s->state_base, s->registry_path))
+		return;
+	actlog_path(&old, s->registry_path);
+	actlog_path(&cur, s->state_base);
+	if (!lstat(old.buf, &st) && lstat(cur.buf, &st) < 0 &&
+	    errno == ENOENT) {
+		size_t old_len = old.len, cur_len = cur.len;
+
+		sbuf_addstr(&old, ".1");
+		sbuf_addstr(&cur, ".1");
+		if (!lstat(old.buf, &st))
+			(void)rename(old.buf, cur.buf);
+		sbuf_setlen(&old, old_len);
+		sbuf_setlen(&cur, cur_len);
+		if (rename(old.buf, cur.buf) < 0)
+			warning("cannot move the activity log '%s' to '%s': %s",
+				text_printable(old.buf), text_printable(cur.buf),
+				strerror(errno));
+	}
+	sbuf_reset(&old);
+	sbuf_addf(&old, "%s.lock", s->registry_path);
+	if (!lstat(old.buf, &st) && S_ISREG(st.st_mode) && !st.st_size)
+		(void)unlink(old.buf);
+	sbuf_release(&old);
+	sbuf_release(&cur);
+}
+
+int session_lock(struct session *s, struct error *err)
+{
+	int ret;
+
+	if (strcmp(s->state_base, s->registry_path)) {
+		ret = mkdir_parents(s->state_base, err);
+		if (ret < 0)
+			return ret;
+	}
+	ret = registry_lock(&s->lock, s->state_base, session_lock_timeout(),
+			    err);
+	if (ret < 0)
+		return ret;
+	move_old_state(s);
+	return 0;
 }
 
 int session_start(struct session *s, struct target *t, const char *registry,
@@ -186,7 +265,7 @@ int session_finish(struct session *s, struct error *err)
 		timing_mark("save");
 	}
 	if (!ret && s->nr_log &&
-	    actlog_append(s->registry_path, s->log, s->nr_log, &log_err) < 0) {
+	    actlog_append(s->state_base, s->log, s->nr_log, &log_err) < 0) {
 		/* the registry change stands; only its record is lost */
 		warning_error(&log_err, NULL);
 	}
@@ -211,9 +290,11 @@ void session_release(struct session *s)
 	registry_free(s->reg);
 	lockfile_unlock(&s->lock);
 	free(s->registry_path);
+	free(s->state_base);
 	wt_free(s->repo);
 	s->reg = NULL;
 	s->registry_path = NULL;
+	s->state_base = NULL;
 	s->repo = NULL;
 	s->dirty = false;
 }
@@ -536,8 +617,7 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 		error_hint(err, "run 'git worktree-ports init' to create it");
 		return ret;
 	}
-	ret = registry_lock(&s->lock, s->registry_path, session_lock_timeout(),
-			    err);
+	ret = session_lock(s, err);
 	if (ret < 0)
 		return ret;
 	timing_mark("lock");
@@ -547,6 +627,7 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	timing_mark("load");
 	if (ret < 0)
 		return ret;
+	checktime_apply(s->reg, s->state_base);
 	ret = scan_worktrees(&scan, s, err);
 	if (ret < 0)
 		goto out;

@@ -88,6 +88,7 @@ t0307 21500-21799
 t0401 24000-24999
 t0402 25000-25999
 t0403 20600-20999
+t0501 15000-15099
 '
 
 set -u
@@ -234,6 +235,9 @@ test_have_prereq() {
 		;;
 	DOTENV)
 		python3 -c 'import dotenv' 2>/dev/null
+		;;
+	INOTIFY)
+		command -v inotifywait >/dev/null 2>&1
 		;;
 	ROOT)
 		test "$(id -u)" = 0

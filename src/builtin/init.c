@@ -43,13 +43,14 @@ static void starting_registry(struct registry **out, const char *path)
 }
 
 /*
- * Keep the registry and its companions out of version control, when it
- * lies in the main worktree.
+ * Keep the registry and its temporary copy out of version control, when
+ * it lies in the main worktree. Its lock and log are in the common dir
+ * (session.h), which git never tracks.
  */
 static int exclude_registry(const struct wt_repo *repo, const char *path,
 			    struct error *err)
 {
-	struct sbuf buf[5], log = SBUF_INIT;
+	struct sbuf buf[2];
 	const char *lines[ARRAY_SIZE(buf)];
 	size_t top_len, i;
 	int ret;
@@ -60,20 +61,15 @@ static int exclude_registry(const struct wt_repo *repo, const char *path,
 	    !strcmp(path, repo->main_path))
 		return 0; /* outside the main worktree: nothing to hide */
 	top_len = strcmp(repo->main_path, "/") ? strlen(repo->main_path) : 0;
-	actlog_path(&log, path);
 	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		sbuf_init(&buf[i]);
 	sbuf_addstr(&buf[0], path + top_len);
-	sbuf_addf(&buf[1], "%s.lock", path + top_len);
-	sbuf_addf(&buf[2], "%s.new", path + top_len);
-	sbuf_addstr(&buf[3], log.buf + top_len);
-	sbuf_addf(&buf[4], "%s.1", log.buf + top_len);
+	sbuf_addf(&buf[1], "%s.new", path + top_len);
 	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		lines[i] = buf[i].buf;
 	ret = exclude_add(repo, lines, ARRAY_SIZE(lines), err);
 	for (i = 0; i < ARRAY_SIZE(buf); i++)
 		sbuf_release(&buf[i]);
-	sbuf_release(&log);
 	return ret;
 }
 
@@ -148,7 +144,7 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 	ret = mkdir_parents(s.registry_path, err);
 	if (ret < 0)
 		goto out;
-	ret = registry_lock(&s.lock, s.registry_path, session_lock_timeout(), err);
+	ret = session_lock(&s, err);
 	if (ret < 0)
 		goto out;
 	existed = !lstat(s.registry_path, &st);

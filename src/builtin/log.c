@@ -8,6 +8,7 @@
 #include "sbuf.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static void warn_line(const struct error *w, void *payload UNUSED)
@@ -86,6 +87,26 @@ static const char *const log_usage[] = {
 	NULL,
 };
 
+/*
+ * The log is kept in the state folder (session.h); one that an older
+ * version left beside the registry is read there until the next change
+ * moves it.
+ */
+static const char *log_base(const struct session *s)
+{
+	struct sbuf cur = SBUF_INIT, old = SBUF_INIT;
+	const char *base = s->state_base;
+	struct stat st;
+
+	actlog_path(&cur, s->state_base);
+	actlog_path(&old, s->registry_path);
+	if (lstat(cur.buf, &st) < 0 && !lstat(old.buf, &st))
+		base = s->registry_path;
+	sbuf_release(&cur);
+	sbuf_release(&old);
+	return base;
+}
+
 int cmd_log(int argc, const char **argv, struct global_opts *g,
 	    struct error *err)
 {
@@ -134,7 +155,7 @@ int cmd_log(int argc, const char **argv, struct global_opts *g,
 	ret = session_open(&s, g->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
-	ret = actlog_read(&records, &nr, s.registry_path, &f, warn_line, NULL,
+	ret = actlog_read(&records, &nr, log_base(&s), &f, warn_line, NULL,
 			  err);
 	if (ret < 0)
 		goto out;

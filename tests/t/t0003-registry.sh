@@ -389,7 +389,7 @@ test_expect_success 'a directory that cannot be synced after the rename is a war
 	json_get rsync/design/worktrees/ports.json \
 		"allocations[service=db].port" >actual &&
 	test_cmp port actual &&
-	grep "allocate" rsync/design/worktrees/ports.log | grep -q "db"
+	grep "allocate" rsync/.git/worktree-ports/ports.log | grep -q "db"
 '
 
 test_done

@@ -105,7 +105,7 @@ kill_each() {
 			cmd=release svc=svc0
 		fi
 		n=$((n + 1))
-		crash_save $REG r/design/worktrees/ports.log &&
+		crash_save $REG r/.git/worktree-ports/ports.log &&
 		crash_test "kill_check $wt $svc" \
 			git-worktree-ports -C "$wt" $cmd $svc -q &&
 		crash_both $REG &&

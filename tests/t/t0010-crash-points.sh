@@ -39,7 +39,7 @@ test_description='a command killed at any of its crash points leaves the old or 
 # some new, and prints its points per call; the totals end the output.
 #
 # Ports 26000-26999.
-LOG=design/worktrees/ports.log
+LOG=.git/worktree-ports/ports.log
 
 # crash_repo NAME BASE: a repository NAME with a linked worktree NAME-wt,
 # ranges web, api and db of ten ports each from BASE, and probe (for the
@@ -173,7 +173,7 @@ test_expect_success 'status --health-check writing a change back' '
 	git -C h-wt worktree-ports allocate api -q >h.api &&
 	test_when_finished "stop_pid h.pid" &&
 	start_servers_in h-wt h.pid listen:"$(cat h.api)" &&
-	crash_save $REG h/$LOG &&
+	crash_save $REG h/$LOG -- h/.git/worktree-ports/ports.json.checked &&
 	crash_test "crash_usable h-wt" git-worktree-ports -C h-wt status \
 		--health-check --timeout 30 &&
 	crash_both $REG &&

@@ -263,7 +263,7 @@ test_expect_success 'SIGKILL during sync leaves the old or the new .env' '
 	grep "^PORT_WEB=1860[0-9]" env.A &&
 	grep "^PORT_WEB=1865[0-9]" env.B &&
 	cp reg.B $REG &&
-	crash_save $REG k1/design/worktrees/ports.log k1-wt/.env &&
+	crash_save $REG k1/.git/worktree-ports/ports.log k1-wt/.env &&
 	crash_test "git-worktree-ports -C k1-wt sync >/dev/null &&
 		cmp env.B k1-wt/.env" git-worktree-ports -C k1-wt sync &&
 	cmp env.A "$(crash_copy old k1-wt/.env)" &&

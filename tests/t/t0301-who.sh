@@ -215,10 +215,10 @@ test_expect_success 'who changes no file' '
 	mkdir -p else14 &&
 	serve else14 "$port" "$PWD/r14.pid" &&
 	cp r14/$R expect &&
-	cp r14/design/worktrees/ports.log expect.log &&
+	cp r14/.git/worktree-ports/ports.log expect.log &&
 	git -C r14 worktree-ports who "$port" >out &&
 	test_cmp expect r14/$R &&
-	test_cmp expect.log r14/design/worktrees/ports.log
+	test_cmp expect.log r14/.git/worktree-ports/ports.log
 '
 
 test_expect_success 'who names the worktree a stranger runs in, and the verdict' '

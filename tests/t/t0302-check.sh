@@ -102,13 +102,13 @@ test_expect_success 'check releases the ports of a removed worktree, with a note
 	echo "note: released port $(cat r6.port) (${SQ}web${SQ}) of removed worktree ${SQ}r6-wt${SQ}" >expect &&
 	test_cmp expect err &&
 	! grep "\"r6-wt\"" r6/$R &&
-	grep "\"action\":\"auto-release\".*\"worktree\":\"r6-wt\"" r6/design/worktrees/ports.log &&
+	grep "\"action\":\"auto-release\".*\"worktree\":\"r6-wt\"" r6/.git/worktree-ports/ports.log &&
 	cp r6/$R expect.reg &&
-	cp r6/design/worktrees/ports.log expect.log &&
+	cp r6/.git/worktree-ports/ports.log expect.log &&
 	git -C r6 worktree-ports check >out 2>err &&
 	test_must_be_empty err &&
 	test_cmp expect.reg r6/$R &&
-	test_cmp expect.log r6/design/worktrees/ports.log
+	test_cmp expect.log r6/.git/worktree-ports/ports.log
 '
 
 test_expect_success 'a port held by a process outside its worktree is a conflict' '
@@ -164,7 +164,7 @@ test_expect_success 'every kind at once, and check writes nothing' '
 	mkdir else11 &&
 	serve else11 "$(cat r11.port)" "$PWD/r11.pid" &&
 	cp r11/$R expect.reg &&
-	cp r11/design/worktrees/ports.log expect.log &&
+	cp r11/.git/worktree-ports/ports.log expect.log &&
 	test_expect_code 9 git -C r11 worktree-ports check --json >out &&
 	cat >expect <<-\EOF &&
 	duplicate
@@ -187,7 +187,7 @@ test_expect_success 'every kind at once, and check writes nothing' '
 		test "$fix" != null || return 1
 	done &&
 	test_cmp expect.reg r11/$R &&
-	test_cmp expect.log r11/design/worktrees/ports.log
+	test_cmp expect.log r11/.git/worktree-ports/ports.log
 '
 
 test_expect_success 'the fixes check names leave no conflict' '

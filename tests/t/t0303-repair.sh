@@ -3,7 +3,7 @@ test_description='repair: move the ports a worktree cannot keep'
 . "$(dirname "$0")/../lib.sh"
 
 R=design/worktrees/ports.json
-LOG=design/worktrees/ports.log
+LOG=.git/worktree-ports/ports.log
 
 serve() {
 	(cd "$1" && start_listener 127.0.0.1 "$2" "$3")

@@ -3,7 +3,7 @@ test_description='moved worktrees: recorded paths follow git, servers keep their
 . "$(dirname "$0")/../lib.sh"
 
 R=design/worktrees/ports.json
-LOG=design/worktrees/ports.log
+LOG=.git/worktree-ports/ports.log
 
 # moved_repo REPO BASE: REPO with a range web BASE..BASE+9 and a linked
 # worktree REPO-wt holding a port for web (in the file REPO.port).

@@ -6,7 +6,7 @@ test_description='status --health-check against real servers on the loopback'
 # Ports 24100-24799: below the ephemeral range, so no client socket of
 # this machine can hold them by chance.
 REG=design/worktrees/ports.json
-LOG=design/worktrees/ports.log
+LOG=.git/worktree-ports/ports.log
 KINDS='ok error hang slow garbage none'
 
 # health_repo NAME BASE: a repository NAME whose main worktree holds one

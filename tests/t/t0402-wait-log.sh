@@ -4,7 +4,7 @@ test_description='wait for a service; the activity log and its reader'
 . "$SRC_DIR/tests/lib-crash.sh"
 
 # Ports 25100-25499: below the ephemeral range; each repository its own.
-LOG=design/worktrees/ports.log
+LOG=.git/worktree-ports/ports.log
 
 # wait_repo NAME BASE: NAME's main worktree holds a port for web (in
 # NAME.web) from BASE-BASE+9, checked on /health.

@@ -32,6 +32,7 @@ test_expect_success 'a killed server keeps its last status, shown with its age' 
 	test "$(json_get out allocations.0.health_age_seconds)" -ge 0 &&
 	# checked two days ago: no longer worth showing
 	json_edit k1/$R set allocations.0.health_checked_at "\"2026-01-01T00:00:00Z\"" &&
+	rm -f k1/.git/worktree-ports/ports.json.checked &&
 	health_cell k1 >cell &&
 	echo unknown >expect &&
 	test_cmp expect cell &&

@@ -35,8 +35,8 @@ static char saved_cwd[PATH_MAX];
 static char *saved_home;
 
 #define REGISTRY "app/design/worktrees/ports.json"
-#define LOCK REGISTRY ".lock"
-#define LOG "app/design/worktrees/ports.log"
+#define LOCK "app/.git/worktree-ports/ports.json.lock"
+#define LOG "app/.git/worktree-ports/ports.log"
 
 /*
  * Write the registry of "app" with the ranges web (8080-8089) and
