@@ -185,12 +185,27 @@ uninstall:
 # Build and test dependencies, from Debian's archive.
 DEB_PACKAGES = build-essential pkg-config git libgit2-dev libjansson-dev \
 	libinih-dev libcmocka-dev hyperfine time python3 iproute2 valgrind \
-	docker-compose python3-dotenv clang strace tmux inotify-tools
+	docker-compose python3-dotenv clang strace tmux inotify-tools direnv
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Hook managers the tests install into a repository, from the npm
+# registry, pinned (tests/t/t0502-hook-managers.sh).
+NPM_TOOLS = lefthook@2.2.1 husky@9.1.7
 
 deps:
 	$(SUDO) apt-get update
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+	$(MAKE) test-tools
+
+# The npm ones go to $(BUILD)/npm, where the tests look first; without
+# npm they are skipped, and the tests that need them say so.
+test-tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p $(BUILD)/npm && \
+		npm install --prefix $(BUILD)/npm --no-audit --no-fund -E $(NPM_TOOLS); \
+	else \
+		echo "npm not found: the hook manager tests will be skipped"; \
+	fi
 
 style:
 	git clang-format --diff
@@ -198,7 +213,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit test-tool check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
+.PHONY: all unit test-tool test-tools check check-valgrind check-unit check-integration bench install uninstall deps style clean FORCE
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(PROG_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TEST_TOOL_OBJ:.o=.d)

@@ -92,5 +92,7 @@ void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void warning_error(const struct error *e, const char *then);
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "hint: MESSAGE", after a warning: what to do about it. */
+void hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -49,9 +49,10 @@ struct session {
 	/* activity to log once the registry is saved (owned strings) */
 	struct actlog_entry *log;
 	size_t nr_log, alloc_log;
+	bool hook_checked; /* hooks_check() ran (once a command) */
 };
 
-#define SESSION_INIT { NULL, NULL, NULL, LOCKFILE_INIT, NULL, false, NULL, 0, 0 }
+#define SESSION_INIT { NULL, NULL, NULL, LOCKFILE_INIT, NULL, false, NULL, 0, 0, false }
 
 /*
  * Record activity for the log; it is appended to ports.log by

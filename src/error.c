@@ -136,3 +136,12 @@ void note(const char *fmt, ...)
 	vreport("note: ", fmt, ap);
 	va_end(ap);
 }
+
+void hint(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("hint: ", fmt, ap);
+	va_end(ap);
+}

@@ -4,6 +4,7 @@
 #include "actlog.h"
 #include "checktime.h"
 #include "error.h"
+#include "hooks.h"
 #include "lockfile.h"
 #include "nameset.h"
 #include "path.h"
@@ -600,6 +601,22 @@ int session_refresh_paths(struct session *s, struct error *err)
 	return ret;
 }
 
+/*
+ * Say once a command when a hook manager has dropped our hook; not in
+ * the hook's own run, which is proof enough that it is there.
+ */
+static void check_hook(struct session *s)
+{
+	struct hooks_check c;
+
+	if (s->hook_checked || hooks_in_hook())
+		return;
+	s->hook_checked = true;
+	hooks_check(&c, s->repo);
+	hooks_check_warn(&c);
+	hooks_check_release(&c);
+}
+
 int session_load(struct session *s, unsigned flags, struct error *err)
 {
 	struct wt_scan scan = WT_SCAN_INIT;
@@ -628,6 +645,7 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	if (ret < 0)
 		return ret;
 	checktime_apply(s->reg, s->state_base);
+	check_hook(s);
 	ret = scan_worktrees(&scan, s, err);
 	if (ret < 0)
 		goto out;

@@ -89,6 +89,7 @@ t0401 24000-24999
 t0402 25000-25999
 t0403 20600-20999
 t0501 15000-15099
+t0502 15100-15199
 '
 
 set -u
@@ -238,6 +239,12 @@ test_have_prereq() {
 		;;
 	INOTIFY)
 		command -v inotifywait >/dev/null 2>&1
+		;;
+	LEFTHOOK)
+		command -v lefthook >/dev/null 2>&1
+		;;
+	HUSKY)
+		command -v husky >/dev/null 2>&1
 		;;
 	ROOT)
 		test "$(id -u)" = 0

@@ -60,12 +60,14 @@ static void print_result(const struct hooks_result *r,
 }
 
 static const char *const install_hooks_usage[] = {
-	"git worktree-ports install-hooks",
+	"git worktree-ports install-hooks [--shared-hooks]",
+	"git worktree-ports install-hooks --snippet",
 	"",
 	"Install the post-checkout hook that runs 'sync' on branch checkouts and",
 	"'git worktree add', in the hooks directory (core.hooksPath, else the",
 	"repository's hooks/). A post-checkout hook already there keeps running",
-	"after it, kept as post-checkout.before-worktree-ports.",
+	"after it, kept as post-checkout.before-worktree-ports; run it again",
+	"after a hook manager (husky, lefthook, pre-commit) rewrote the hook.",
 	NULL,
 };
 
@@ -76,6 +78,30 @@ static const char *const uninstall_hooks_usage[] = {
 	NULL,
 };
 
+/*
+ * The lines for the hook manager this repository uses, or for each of
+ * them when it uses none we know.
+ */
+static void print_snippets(const struct wt_repo *repo, const char *dir)
+{
+	const char *top = repo->main_path ? repo->main_path : repo->path;
+	enum hooks_manager m = hooks_manager_of(top, dir, NULL);
+	enum hooks_manager all[] = { HOOKS_MANAGER_HUSKY,
+				     HOOKS_MANAGER_LEFTHOOK,
+				     HOOKS_MANAGER_PRE_COMMIT };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++) {
+		if (m != HOOKS_MANAGER_NONE && all[i] != m)
+			continue;
+		printf("%s# %s: add to %s\n%s", i && m == HOOKS_MANAGER_NONE ?
+							 "\n" :
+							 "",
+		       hooks_manager_name(all[i]), hooks_manager_config(all[i]),
+		       hooks_manager_snippet(all[i]));
+	}
+}
+
 /* install-hooks and uninstall-hooks: the same options, opposite acts */
 static int run(int argc, const char **argv, struct global_opts *g,
 	       bool install, struct error *err)
@@ -85,7 +111,16 @@ static int run(int argc, const char **argv, struct global_opts *g,
 	struct wt_repo *repo = NULL;
 	struct hooks_result r = HOOKS_RESULT_INIT;
 	char *dir = NULL;
-	struct option options[] = { OPT_END() };
+	bool shared = false, snippet = false;
+	struct option install_options[] = {
+		OPT_BOOL(0, "shared-hooks", &shared,
+			 "install into a core.hooksPath outside this\nrepository, which other repositories use too"),
+		OPT_BOOL(0, "snippet", &snippet,
+			 "install nothing; print the lines that make this\nrepository's hook manager run the ports set-up"),
+		OPT_END(),
+	};
+	struct option uninstall_options[] = { OPT_END() };
+	struct option *options = install ? install_options : uninstall_options;
 	int ret;
 
 	argc = cli_parse_options(argc, argv, usage, options, g, err);
@@ -97,16 +132,24 @@ static int run(int argc, const char **argv, struct global_opts *g,
 				       install ? "install-hooks" :
 						 "uninstall-hooks",
 				       argv[0]);
-	ret = open_dir(&repo, &dir, install && !g->quiet && !g->json, err);
+	ret = open_dir(&repo, &dir,
+		       install && !snippet && !g->quiet && !g->json, err);
 	if (ret < 0)
 		goto out;
-	ret = install ? hooks_install(&r, dir, err) :
-			hooks_uninstall(&r, dir, err);
+	if (snippet) {
+		print_snippets(repo, dir);
+		goto out;
+	}
+	ret = install ? hooks_setup(&r, repo, shared, err) :
+			hooks_teardown(&r, repo, err);
 	if (ret < 0)
 		goto out;
 	if (!install && r.action == HOOKS_NOT_OURS && r.chained)
 		note("'%s' is still there, from an earlier install",
 			 r.aside);
+	if (install && r.kept)
+		note("the hook set aside by an earlier install is kept as '%s' and no longer runs; the hook there now is chained instead",
+		     r.kept);
 	print_result(&r, g, install);
 out:
 	hooks_result_release(&r);

@@ -81,12 +81,9 @@ static int install_hook(struct hooks_result *r, const struct session *s,
 			struct error *err)
 {
 	struct error why = ERROR_INIT;
-	char *dir = NULL;
 	int ret;
 
-	ret = hooks_find_dir(&dir, NULL, s->repo, &why);
-	if (!ret)
-		ret = hooks_install(r, dir, &why);
+	ret = hooks_setup(r, s->repo, false, &why);
 	if (ret < 0) {
 		error_set(
 			err, why.code, why.file[0] ? why.file : NULL, why.line,
@@ -99,8 +96,33 @@ static int install_hook(struct hooks_result *r, const struct session *s,
 			err,
 			"fix this, then run 'git worktree-ports install-hooks'");
 	}
-	free(dir);
 	return ret;
+}
+
+/*
+ * A hook manager (husky, lefthook, pre-commit) rewrites post-checkout on
+ * its next install: say so at once, with the lines that survive it.
+ */
+static enum hooks_manager say_manager(const struct session *s, bool print)
+{
+	const char *top = s->repo->main_path ? s->repo->main_path :
+					       s->repo->path;
+	struct error ignored = ERROR_INIT;
+	enum hooks_manager m;
+	char *dir = NULL;
+
+	(void)hooks_find_dir(&dir, NULL, s->repo, &ignored);
+	m = hooks_manager_of(top, dir, NULL);
+	free(dir);
+	error_clear(&ignored);
+
+	if (m == HOOKS_MANAGER_NONE || hooks_manager_runs_us(m, top))
+		return HOOKS_MANAGER_NONE;
+	if (print)
+		printf("this repository uses %s, whose next install replaces the hook; so that it runs the ports set-up itself, add to %s:\n%s",
+		       hooks_manager_name(m), hooks_manager_config(m),
+		       hooks_manager_snippet(m));
+	return m;
 }
 
 static const char *const init_usage[] = {
@@ -177,6 +199,8 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 		jsonw_bool(&w, "excluded", excluded > 0);
 		jsonw_string(&w, "hook",
 			     no_hooks ? NULL : hooks_action_name(hook.action));
+		jsonw_string(&w, "hook_manager",
+			     hooks_manager_name(say_manager(&s, false)));
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
@@ -190,6 +214,7 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 			puts(line.buf);
 			sbuf_release(&line);
 		}
+		say_manager(&s, true);
 	}
 out:
 	hooks_result_release(&hook);

@@ -103,9 +103,8 @@ test_expect_success 'init --json says what happened to the hook' '
 
 test_expect_success 'a hook failure in init says the registry was created' '
 	git init -q r5 &&
-	echo "#!/bin/sh" >r5/$HOOK &&
-	echo "#!/bin/sh" >r5/$ASIDE &&
-	test_expect_code 10 git -C r5 worktree-ports init 2>err &&
+	mkdir r5/$HOOK &&
+	test_expect_code 1 git -C r5 worktree-ports init 2>err &&
 	grep "^error: .*registry was created" err &&
 	grep "^hint: .*install-hooks" err &&
 	test -f r5/design/worktrees/ports.json
@@ -297,17 +296,23 @@ test_expect_success 'uninstall-hooks leaves a hook that is not ours alone' '
 	cmp orig r20/$HOOK
 '
 
-test_expect_success 'install-hooks refuses to overwrite a hook set aside' '
+test_expect_success 'install-hooks chains a hook rewritten after an install, keeping the older one' '
 	new_repo r21 &&
 	echo "#!/bin/sh" >r21/$HOOK &&
 	echo "#!/bin/sh" >r21/$ASIDE &&
 	echo "exit 1" >>r21/$ASIDE &&
 	cp r21/$HOOK hook.orig &&
 	cp r21/$ASIDE aside.orig &&
-	test_expect_code 10 git -C r21 worktree-ports install-hooks 2>err &&
-	grep "^error: .*post-checkout.before-worktree-ports: " err &&
-	cmp hook.orig r21/$HOOK &&
-	cmp aside.orig r21/$ASIDE
+	git -C r21 worktree-ports install-hooks >out 2>err &&
+	grep "^installed .*chaining" out &&
+	grep "^note: .*kept as ${SQ}.*$ASIDE.1${SQ}" err &&
+	grep -q "^# git-worktree-ports post-checkout hook$" r21/$HOOK &&
+	cmp hook.orig r21/$ASIDE &&
+	cmp aside.orig r21/$ASIDE.1 &&
+	# idempotent
+	git -C r21 worktree-ports install-hooks >out &&
+	grep "already installed" out &&
+	cmp hook.orig r21/$ASIDE
 '
 
 test_expect_success 'a relative core.hooksPath is taken from the worktree top' '
@@ -349,10 +354,15 @@ test_expect_success 'in a linked worktree a relative core.hooksPath is its own' 
 test_expect_success 'core.hooksPath with ~/ and an absolute path' '
 	new_repo r24 &&
 	git -C r24 config core.hooksPath "~/my-hooks" &&
-	git -C r24 worktree-ports install-hooks &&
+	# outside the repository: every repository using it would get it
+	test_expect_code 10 git -C r24 worktree-ports install-hooks 2>err &&
+	grep "^error: core.hooksPath: .*outside this repository" err &&
+	grep "^hint: .*--shared-hooks" err &&
+	! test -e "$HOME/my-hooks/post-checkout" &&
+	git -C r24 worktree-ports install-hooks --shared-hooks &&
 	test -x "$HOME/my-hooks/post-checkout" &&
 	git -C r24 config core.hooksPath "$PWD/abs-hooks" &&
-	git -C r24 worktree-ports install-hooks --json >out &&
+	git -C r24 worktree-ports install-hooks --shared-hooks --json >out &&
 	echo "$PWD/abs-hooks" >expect &&
 	json_get out dir >actual &&
 	test_cmp expect actual &&

@@ -238,27 +238,46 @@ static void test_install_keeps_a_symlink_as_a_symlink(void **state)
 	hooks_result_release(&r);
 }
 
-static void test_install_refuses_to_clobber_the_aside(void **state)
+/*
+ * A hook manager rewrote post-checkout after an earlier install: the
+ * hook there now is chained, and the one set aside before is kept under
+ * a name of its own (or dropped when it has the same bytes).
+ */
+static void test_install_chains_a_rewritten_hook(void **state)
 {
 	struct fixture *f = *state;
 	struct hooks_result r = HOOKS_RESULT_INIT;
 	struct error err = ERROR_INIT;
+	char kept[256];
 
 	make_dir(f);
 	write_script(f->hook, "#!/bin/sh\necho new\n", 0755);
 	write_script(f->aside, "#!/bin/sh\necho old\n", 0755);
-	assert_int_equal(ERR_EXISTS, hooks_install(&r, f->dir, &err));
-	assert_string_equal(f->aside, err.file);
-	assert_true(err.hint[0]);
-	assert_file_is(f->hook, "#!/bin/sh\necho new\n", 19, 0755);
-	assert_file_is(f->aside, "#!/bin/sh\necho old\n", 19, 0755);
+	assert_int_equal(0, hooks_install(&r, f->dir, &err));
+	assert_int_equal(HOOKS_CHAINED, r.action);
+	assert_true(r.chained);
+	snprintf(kept, sizeof(kept), "%s.1", f->aside);
+	assert_string_equal(kept, r.kept);
+	assert_is_ours(f->hook);
+	assert_file_is(f->aside, "#!/bin/sh\necho new\n", 19, 0755);
+	assert_file_is(kept, "#!/bin/sh\necho old\n", 19, 0755);
 	hooks_result_release(&r);
 
-	/* ours gone, the aside left: chaining to it would be a guess */
-	error_clear(&err);
+	/* the same bytes again: nothing to keep twice */
+	write_script(f->hook, "#!/bin/sh\necho new\n", 0755);
+	assert_int_equal(0, hooks_install(&r, f->dir, &err));
+	assert_int_equal(HOOKS_CHAINED, r.action);
+	assert_null(r.kept);
+	assert_file_is(f->aside, "#!/bin/sh\necho new\n", 19, 0755);
+	hooks_result_release(&r);
+
+	/* ours gone, the hook it chained left: ours again, chaining it */
 	assert_int_equal(0, unlink(f->hook));
-	assert_int_equal(ERR_EXISTS, hooks_install(&r, f->dir, &err));
-	assert_missing(f->hook);
+	assert_int_equal(0, hooks_install(&r, f->dir, &err));
+	assert_int_equal(HOOKS_INSTALLED, r.action);
+	assert_true(r.chained);
+	assert_is_ours(f->hook);
+	assert_file_is(f->aside, "#!/bin/sh\necho new\n", 19, 0755);
 	hooks_result_release(&r);
 }
 
@@ -359,7 +378,7 @@ int main(void)
 		T(test_install_twice_changes_nothing),
 		T(test_install_chains_a_hook_and_uninstall_restores_it),
 		T(test_install_keeps_a_symlink_as_a_symlink),
-		T(test_install_refuses_to_clobber_the_aside),
+		T(test_install_chains_a_rewritten_hook),
 		T(test_install_updates_another_version),
 		T(test_install_rejects_a_directory),
 		T(test_uninstall_leaves_another_hook_alone),
