@@ -198,11 +198,12 @@ deps:
 	$(MAKE) test-tools
 
 # The npm ones go to $(BUILD)/npm, where the tests look first; without
-# npm they are skipped, and the tests that need them say so.
+# npm they are skipped, and the tests that need them say so. No install
+# scripts: lefthook's would install its hooks into this very repository.
 test-tools:
 	@if command -v npm >/dev/null 2>&1; then \
 		mkdir -p $(BUILD)/npm && \
-		npm install --prefix $(BUILD)/npm --no-audit --no-fund -E $(NPM_TOOLS); \
+		npm install --prefix $(BUILD)/npm --ignore-scripts --no-audit --no-fund -E $(NPM_TOOLS); \
 	else \
 		echo "npm not found: the hook manager tests will be skipped"; \
 	fi
