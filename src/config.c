@@ -286,19 +286,19 @@ static void bad_var_name(struct parser *p, int line, const char *field,
 			ident = false;
 	text_show(shown, sizeof(shown), name);
 	if (!ident)
-		fail(p, line, field,
-		     "'%s' is not a variable name: use letters, digits and '_', not starting with a digit",
+		warn(p, line, field,
+		     "'%s' is not a variable name: use letters, digits and '_', not starting with a digit; ignored",
 		     shown);
 	else if (len > CONFIG_VAR_MAX)
-		fail(p, line, field,
-		     "variable name '%s' is longer than %d characters", shown,
-		     CONFIG_VAR_MAX);
+		warn(p, line, field,
+		     "variable name '%s' is longer than %d characters; ignored",
+		     shown, CONFIG_VAR_MAX);
 	else if (!strcasecmp(name, "COMPOSE_PROJECT_NAME"))
-		fail(p, line, field,
-		     "COMPOSE_PROJECT_NAME is written only by the tool: set [env] compose_project_name = true");
+		warn(p, line, field,
+		     "COMPOSE_PROJECT_NAME is written only by the tool: set [env] compose_project_name = true; ignored");
 	else
-		fail(p, line, field,
-		     "'%s' would shadow a variable that shells or tools use; choose another name",
+		warn(p, line, field,
+		     "'%s' would shadow a variable that shells or tools use; choose another name; ignored",
 		     shown);
 }
 
@@ -469,8 +469,8 @@ static void service_key(struct parser *p, const char *name, const char *value)
 		if (duplicate_key(p, &lines->range, field))
 			return;
 		if (!alloc_valid_name(value))
-			fail(p, p->lineno, field,
-			     "invalid range name '%s': use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit",
+			warn(p, p->lineno, field,
+			     "invalid range name '%s': use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit; ignored, the service gets its default range",
 			     text_show(shown, sizeof(shown), value),
 			     ALLOC_NAME_MAX);
 		else
@@ -487,7 +487,9 @@ static void service_key(struct parser *p, const char *name, const char *value)
 			return;
 		why = health_problem(value);
 		if (why)
-			fail(p, p->lineno, field, "%s", why);
+			warn(p, p->lineno, field,
+			     "%s; ignored, the port is checked with a TCP connect",
+			     why);
 		else
 			svc->health = xstrdup(value);
 	} else if (!strcmp(name, "description")) {
@@ -519,13 +521,14 @@ static void vars_key(struct parser *p, const char *name, const char *value)
 	snprintf(field, sizeof(field), "vars.%s", name);
 	for (i = 0; i < c->nr_vars; i++) {
 		if (!strcmp(c->vars[i].name, name)) {
-			fail(p, p->lineno, field,
-			     "set twice (first at line %d)", c->vars[i].line);
+			warn(p, p->lineno, field,
+			     "set twice (first at line %d); ignored",
+			     c->vars[i].line);
 			return;
 		}
 	}
 	if (c->nr_vars == CONFIG_MAX_VARS) {
-		fail(p, p->lineno, field, "more than %d [vars]",
+		warn(p, p->lineno, field, "more than %d [vars]; ignored",
 		     CONFIG_MAX_VARS);
 		return;
 	}

@@ -162,7 +162,7 @@ test_expect_success 'a [vars] value with ${HOME} or $HOME is not expanded' '
 	! grep -F "$HOME" v4-wt/.env
 '
 
-test_expect_success 'a [vars] name PATH is refused' '
+test_expect_success 'a [vars] name PATH is ignored, the rest is used' '
 	hostile_repo n1 18840 &&
 	write_ini n1 <<-\EOF &&
 	[service "web"]
@@ -170,20 +170,20 @@ test_expect_success 'a [vars] name PATH is refused' '
 	PATH = .
 	EOF
 	hostile_add n1 &&
-	refused n1 3
+	var_skipped n1 3 PATH
 '
 
-test_expect_success 'a service var LD_PRELOAD is refused' '
+test_expect_success 'a service var LD_PRELOAD is ignored: the default name is used' '
 	hostile_repo n2 18850 &&
 	write_ini n2 <<-\EOF &&
 	[service "web"]
 	var = LD_PRELOAD
 	EOF
 	hostile_add n2 &&
-	refused n2 2
+	var_skipped n2 2 LD_PRELOAD
 '
 
-test_expect_success 'a [vars] name GIT_DIR is refused' '
+test_expect_success 'a [vars] name GIT_DIR is ignored, the rest is used' '
 	hostile_repo n3 18860 &&
 	write_ini n3 <<-\EOF &&
 	[service "web"]
@@ -191,10 +191,10 @@ test_expect_success 'a [vars] name GIT_DIR is refused' '
 	GIT_DIR = @OUT@
 	EOF
 	hostile_add n3 &&
-	refused n3 3
+	var_skipped n3 3 GIT_DIR
 '
 
-test_expect_success 'a [vars] name BASH_ENV is refused, in any case' '
+test_expect_success 'a [vars] name BASH_ENV is ignored, in any case' '
 	hostile_repo n4 18870 &&
 	write_ini n4 <<-\EOF &&
 	[service "web"]
@@ -202,7 +202,7 @@ test_expect_success 'a [vars] name BASH_ENV is refused, in any case' '
 	bash_env = ./evil.sh
 	EOF
 	hostile_add n4 &&
-	refused n4 3 &&
+	var_skipped n4 3 bash_env &&
 	hostile_repo n5 18880 &&
 	write_ini n5 <<-\EOF &&
 	[service "web"]
@@ -210,7 +210,7 @@ test_expect_success 'a [vars] name BASH_ENV is refused, in any case' '
 	BASH_ENV = ./evil.sh
 	EOF
 	hostile_add n5 &&
-	refused n5 3
+	var_skipped n5 3 BASH_ENV
 '
 
 test_expect_success 'file = ../outside is refused' '
@@ -417,24 +417,28 @@ test_expect_success 'service names with / or spaces are refused' '
 	range = ../web
 	EOF
 	hostile_add s3 &&
-	refused s3 2
+	warned s3 2 &&
+	grep "^PORT_WEB=[0-9]*\$" s3-wt/.env
 '
 
-test_expect_success 'a health URL naming another host is refused' '
+test_expect_success 'a health URL naming another host is ignored; the port is still given' '
 	hostile_repo h1 19020 &&
 	write_ini h1 <<-\EOF &&
 	[service "web"]
 	health = http://evil.example/
 	EOF
 	hostile_add h1 &&
-	refused h1 2 &&
+	warned h1 2 &&
+	grep "^PORT_WEB=[0-9]*\$" h1-wt/.env &&
+	! grep -r evil h1/design/worktrees/ports.json &&
 	hostile_repo h2 19030 &&
 	write_ini h2 <<-\EOF &&
 	[service "web"]
 	health = /ok HTTP/1.0\r\nHost: evil.example
 	EOF
 	hostile_add h2 &&
-	refused h2 2
+	warned h2 2 &&
+	grep "^PORT_WEB=[0-9]*\$" h2-wt/.env
 '
 
 test_expect_success 'a huge config is refused' '

@@ -50,6 +50,31 @@ static void parse_fails(const char *text, int line, const char *needle)
 	assert_non_null(strstr(err.msg, needle));
 }
 
+/*
+ * Parse 'text', which must succeed with a warning at 'line' that holds
+ * 'needle' and says the entry was ignored: one bad entry never blocks
+ * the others.
+ */
+static void parse_warns(const char *text, int line, const char *needle)
+{
+	struct config *c = parse_ok(text);
+	char at[64];
+	size_t i;
+	bool found = false;
+
+	snprintf(at, sizeof(at), "%s:%d: ", PATH, line);
+	for (i = 0; i < c->nr_warnings; i++)
+		if (!strncmp(c->warnings[i], at, strlen(at)) &&
+		    strstr(c->warnings[i], needle) &&
+		    strstr(c->warnings[i], "ignored"))
+			found = true;
+	if (!found)
+		for (i = 0; i < c->nr_warnings; i++)
+			print_error("warning: %s\n", c->warnings[i]);
+	assert_true(found);
+	config_free(c);
+}
+
 /* Parse 'text', which must succeed with exactly one warning. */
 static void warns_once(const char *text, const char *warning)
 {
@@ -384,7 +409,7 @@ static void test_duplicates(void **state UNUSED)
 		    "set twice");
 	parse_fails("[service \"web\"]\ndescription = a\ndescription = b\n", 3,
 		    "set twice");
-	parse_fails("[vars]\nA = x\nB = y\nA = z\n", 4,
+	parse_warns("[vars]\nA = x\nB = y\nA = z\n", 4,
 		    "set twice (first at line 2)");
 }
 
@@ -486,10 +511,10 @@ static void test_range_names(void **state UNUSED)
 
 	assert_string_equal("web.v2_x-1", c->services[0].range);
 	config_free(c);
-	parse_fails("[service \"web\"]\nrange = ../web\n", 2,
+	parse_warns("[service \"web\"]\nrange = ../web\n", 2,
 		    "invalid range name '../web'");
-	parse_fails("[service \"web\"]\nrange =\n", 2, "invalid range name ''");
-	parse_fails("[service \"web\"]\nrange = a b\n", 2,
+	parse_warns("[service \"web\"]\nrange =\n", 2, "invalid range name ''");
+	parse_warns("[service \"web\"]\nrange = a b\n", 2,
 		    "invalid range name");
 }
 
@@ -500,18 +525,18 @@ static void test_var_names(void **state UNUSED)
 	/* exactly 64 */
 	var_is("[service \"web\"]\nvar = V234567890123456789012345678901234567890123456789012345678901234\n",
 	       "V234567890123456789012345678901234567890123456789012345678901234");
-	parse_fails(
+	parse_warns(
 		"[service \"web\"]\nvar = V2345678901234567890123456789012345678901234567890123456789012345\n",
 		2, "longer than 64 characters");
-	parse_fails("[service \"web\"]\nvar = 9LIVES\n", 2,
+	parse_warns("[service \"web\"]\nvar = 9LIVES\n", 2,
 		    "'9LIVES' is not a variable name");
-	parse_fails("[service \"web\"]\nvar = A-B\n", 2, "not a variable name");
-	parse_fails("[service \"web\"]\nvar = A B\n", 2, "not a variable name");
-	parse_fails("[service \"web\"]\nvar =\n", 2, "not a variable name");
-	parse_fails("[service \"web\"]\nvar = $(id)\n", 2,
+	parse_warns("[service \"web\"]\nvar = A-B\n", 2, "not a variable name");
+	parse_warns("[service \"web\"]\nvar = A B\n", 2, "not a variable name");
+	parse_warns("[service \"web\"]\nvar =\n", 2, "not a variable name");
+	parse_warns("[service \"web\"]\nvar = $(id)\n", 2,
 		    "not a variable name");
-	parse_fails("[vars]\nA.B = 1\n", 2, "not a variable name");
-	parse_fails("[vars]\n1A = 1\n", 2, "not a variable name");
+	parse_warns("[vars]\nA.B = 1\n", 2, "not a variable name");
+	parse_warns("[vars]\n1A = 1\n", 2, "not a variable name");
 }
 
 static void test_shadowing_names_refused(void **state UNUSED)
@@ -555,9 +580,9 @@ static void test_shadowing_names_refused(void **state UNUSED)
 		assert_false(config_valid_var_name(names[i]));
 		snprintf(text, sizeof(text), "[service \"web\"]\nvar = %s\n",
 			 names[i]);
-		parse_fails(text, 2, "would shadow");
+		parse_warns(text, 2, "would shadow");
 		snprintf(text, sizeof(text), "[vars]\n%s = x\n", names[i]);
-		parse_fails(text, 2, "would shadow");
+		parse_warns(text, 2, "would shadow");
 	}
 	assert_true(config_valid_var_name("PATHS_PORT"));
 	assert_true(config_valid_var_name("MY_PATH"));
@@ -568,12 +593,12 @@ static void test_shadowing_names_refused(void **state UNUSED)
 static void test_compose_vars_refused(void **state UNUSED)
 {
 	assert_false(config_valid_var_name("COMPOSE_PROJECT_NAME"));
-	parse_fails("[vars]\nCOMPOSE_PROJECT_NAME = x\n", 2,
+	parse_warns("[vars]\nCOMPOSE_PROJECT_NAME = x\n", 2,
 		    "written only by the tool");
-	parse_fails("[service \"web\"]\nvar = compose_project_name\n", 2,
+	parse_warns("[service \"web\"]\nvar = compose_project_name\n", 2,
 		    "written only by the tool");
-	parse_fails("[vars]\nCOMPOSE_FILE = evil.yml\n", 2, "would shadow");
-	parse_fails("[service \"web\"]\nvar = COMPOSE_PROFILES\n", 2,
+	parse_warns("[vars]\nCOMPOSE_FILE = evil.yml\n", 2, "would shadow");
+	parse_warns("[service \"web\"]\nvar = COMPOSE_PROFILES\n", 2,
 		    "would shadow");
 }
 
@@ -620,17 +645,17 @@ static void test_health(void **state UNUSED)
 
 	assert_string_equal("/api/health?deep=1&x=%20", c->services[0].health);
 	config_free(c);
-	parse_fails("[service \"web\"]\nhealth = http://evil.example/\n", 2,
+	parse_warns("[service \"web\"]\nhealth = http://evil.example/\n", 2,
 		    "expected 'tcp' or an HTTP path");
-	parse_fails("[service \"web\"]\nhealth = TCP\n", 2, "expected 'tcp'");
-	parse_fails("[service \"web\"]\nhealth =\n", 2, "expected 'tcp'");
-	parse_fails("[service \"web\"]\nhealth = @evil.example/\n", 2,
+	parse_warns("[service \"web\"]\nhealth = TCP\n", 2, "expected 'tcp'");
+	parse_warns("[service \"web\"]\nhealth =\n", 2, "expected 'tcp'");
+	parse_warns("[service \"web\"]\nhealth = @evil.example/\n", 2,
 		    "expected 'tcp'");
-	parse_fails("[service \"web\"]\nhealth = /a b\n", 2, "a space");
-	parse_fails("[service \"web\"]\nhealth = /a\x1b"
+	parse_warns("[service \"web\"]\nhealth = /a b\n", 2, "a space");
+	parse_warns("[service \"web\"]\nhealth = /a\x1b"
 		    "b\n",
 		    2, "control character");
-	parse_fails("[service \"web\"]\nhealth = /caf\xc3\xa9\n", 2,
+	parse_warns("[service \"web\"]\nhealth = /caf\xc3\xa9\n", 2,
 		    "non-ASCII");
 }
 
@@ -683,7 +708,7 @@ static void test_size_limits(void **state UNUSED)
 	assert_int_equal(CONFIG_MAX_VARS, c->nr_vars);
 	config_free(c);
 	sbuf_addstr(&text, "ONE_MORE = x\n");
-	parse_fails(text.buf, 130, "more than 128");
+	parse_warns(text.buf, 130, "more than 128");
 
 	sbuf_reset(&text);
 	while (text.len <= CONFIG_MAX_SIZE)
