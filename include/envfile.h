@@ -57,7 +57,11 @@ struct sbuf;
 /* What a line ending the block starts with; written as the whole line. */
 #define ENVFILE_END "# <<< git-worktree-ports <<<"
 
-/* One line of the block, NAME=VALUE. The strings are borrowed. */
+/*
+ * One line of the block, NAME=VALUE; or, with 'value' NULL, a comment
+ * line "# NAME", where 'name' is printable ASCII text (a space allowed)
+ * that does not start like a marker. The strings are borrowed.
+ */
 struct envfile_var {
 	const char *name;
 	const char *value;

@@ -18,7 +18,10 @@ struct wt_repo;
 struct config;
 struct envfile_var;
 
-/* Variables for a .env file or 'env': owned name and value strings. */
+/*
+ * Variables for a .env file or 'env': owned name and value strings. A
+ * NULL value makes a comment line of the name (envfile.h).
+ */
 struct env_list {
 	struct envfile_var *vars;
 	size_t nr, alloc;
@@ -47,12 +50,14 @@ struct env_written {
 /*
  * Write the variables of worktree 't' (wtenv_build(), returned in 'vars')
  * into every [env] file of 'c', keeping them out of git status (info/
- * exclude). '*out' (the caller frees it) says which files changed. The
- * caller holds the registry lock (session_load()).
+ * exclude), with the comment lines of 'notes' (may be NULL) after them:
+ * what could not be set, and why. '*out' (the caller frees it) says which
+ * files changed. The caller holds the registry lock (session_load()).
  */
 int wtenv_write(struct session *s, const struct target *t,
 		const struct config *c, struct env_list *vars,
-		struct env_written **out, struct error *err);
+		const struct env_list *notes, struct env_written **out,
+		struct error *err);
 
 /* The COMPOSE_PROJECT_NAME of 'worktree': valid for compose, unique. */
 void wtenv_compose_name(struct sbuf *out, const struct wt_repo *repo,

@@ -73,6 +73,19 @@ void envfile_quote(struct sbuf *out, const char *value)
 	sbuf_addch(out, '\'');
 }
 
+/* A comment line of the block: one line of printable ASCII, no marker. */
+static bool valid_comment(const char *text)
+{
+	const char *p;
+
+	if (!text || !strncmp(text, ">>>", 3) || !strncmp(text, "<<<", 3))
+		return false;
+	for (p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return false;
+	return true;
+}
+
 /* The index of the first variable render would refuse, or 'nr'. */
 static size_t first_bad_var(const struct envfile_var *vars, size_t nr,
 			    bool *twice)
@@ -81,11 +94,16 @@ static size_t first_bad_var(const struct envfile_var *vars, size_t nr,
 
 	*twice = false;
 	for (i = 0; i < nr; i++) {
+		if (!vars[i].value) {
+			if (!valid_comment(vars[i].name))
+				return i;
+			continue;
+		}
 		if (!envfile_valid_name(vars[i].name) ||
 		    !envfile_valid_value(vars[i].value))
 			return i;
 		for (j = 0; j < i; j++)
-			if (!strcmp(vars[i].name, vars[j].name)) {
+			if (vars[j].value && !strcmp(vars[i].name, vars[j].name)) {
 				*twice = true;
 				return i;
 			}
@@ -176,6 +194,10 @@ static void add_block(struct sbuf *out, const struct envfile_var *vars,
 	sbuf_addstr(out, ENVFILE_BEGIN_LINE);
 	sbuf_addstr(out, eol);
 	for (i = 0; i < nr; i++) {
+		if (!vars[i].value) {
+			sbuf_addf(out, "# %s%s", vars[i].name, eol);
+			continue;
+		}
 		sbuf_addf(out, "%s=", vars[i].name);
 		envfile_quote(out, vars[i].value);
 		sbuf_addstr(out, eol);
@@ -268,7 +290,8 @@ void envfile_find_shadowed(const char *text, size_t len,
 		if (b.found && nr_line >= b.begin_line && nr_line <= b.end_line)
 			continue;
 		for (i = 0; i < nr; i++)
-			if (line_assigns(text, &l, vars[i].name))
+			if (vars[i].value &&
+			    line_assigns(text, &l, vars[i].name))
 				fn(vars[i].name, nr_line, payload);
 	}
 }

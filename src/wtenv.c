@@ -22,7 +22,7 @@ void env_list_add(struct env_list *l, const char *name, const char *value)
 {
 	ALLOC_GROW(l->vars, l->nr + 1, l->alloc);
 	l->vars[l->nr].name = xstrdup(name);
-	l->vars[l->nr].value = xstrdup(value);
+	l->vars[l->nr].value = xstrdup_or_null(value);
 	l->nr++;
 }
 
@@ -273,19 +273,30 @@ static int exclude_targets(const struct wt_repo *repo, const struct config *c,
 }
 
 int wtenv_write(struct session *s, const struct target *t,
-		      const struct config *c, struct env_list *vars,
-		      struct env_written **out, struct error *err)
+		const struct config *c, struct env_list *vars,
+		const struct env_list *notes, struct env_written **out,
+		struct error *err)
 {
 	struct env_written *files;
+	struct env_list lines = ENV_LIST_INIT;
 	struct stat st;
 	size_t i;
 	int ret;
 
 	*out = NULL;
 	wtenv_build(vars, s, t, c);
+	/* the block: the variables, then the notes (borrowed) */
+	lines.nr = vars->nr + (notes ? notes->nr : 0);
+	lines.vars = xcalloc(lines.nr + 1, sizeof(*lines.vars));
+	for (i = 0; i < vars->nr; i++)
+		lines.vars[i] = vars->vars[i];
+	for (i = 0; notes && i < notes->nr; i++)
+		lines.vars[vars->nr + i] = notes->vars[i];
 	ret = exclude_targets(s->repo, c, err);
-	if (ret < 0)
+	if (ret < 0) {
+		free(lines.vars);
 		return ret;
+	}
 	files = xcalloc(c->nr_env_files + 1, sizeof(*files));
 	for (i = 0; i < c->nr_env_files; i++) {
 		struct shadow_ctx sc = { c->env_files[i] };
@@ -297,10 +308,11 @@ int wtenv_write(struct session *s, const struct target *t,
 		sbuf_release(&path);
 		files[i].file = c->env_files[i];
 		ret = envfile_update(&files[i].changed, t->path,
-				     c->env_files[i], vars->vars, vars->nr,
+				     c->env_files[i], lines.vars, lines.nr,
 				     warn_shadowed, &sc, err);
 		if (ret < 0) {
 			free(files);
+			free(lines.vars);
 			return ret;
 		}
 		if (existed && files[i].changed &&
@@ -308,6 +320,7 @@ int wtenv_write(struct session *s, const struct target *t,
 			warning("%s is tracked by git: the port block shows up as a change; untrack it (git rm --cached %s) and ignore it",
 				    c->env_files[i], c->env_files[i]);
 	}
+	free(lines.vars);
 	*out = files;
 	return 0;
 }

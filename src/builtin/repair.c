@@ -314,7 +314,7 @@ static int rewrite_env(struct session *s, const struct move *moves, size_t nr,
 		if (ret == ERR_NOTFOUND)
 			continue; /* nothing sync would write */
 		if (!ret && !dry_run)
-			ret = wtenv_write(s, &t, c, &vars, &written, &e);
+			ret = wtenv_write(s, &t, c, &vars, NULL, &written, &e);
 		if (ret < 0) {
 			warn_error(&e, mv->worktree);
 			if (!first) {

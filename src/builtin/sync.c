@@ -45,10 +45,45 @@ static void release_undeclared(struct session *s, const struct target *t,
 	}
 }
 
+/*
+ * A service that cannot get its port (a full range, a port held, a range
+ * the registry lacks) does not stop the others.
+ */
+static bool per_service(int code)
+{
+	return code == ERR_FULL || code == ERR_TAKEN || code == ERR_NOTFOUND;
+}
+
+/*
+ * Say which service of which worktree got no port, and leave a comment
+ * line for it in the block: "# PORT_DB is not set: no free port ...".
+ */
+static void missing(struct env_list *notes, const struct target *t,
+		    const struct config_service *svc, const struct error *e)
+{
+	struct sbuf line = SBUF_INIT;
+	const char *p;
+
+	warning("worktree '%s': no port for service '%s' (%s): %s", t->name,
+		svc->name, svc->var, e->msg);
+	if (e->hint[0])
+		hint("%s", e->hint);
+	sbuf_addf(&line, "%s is not set: ", svc->var);
+	/* one printable ASCII line, as a comment of the block must be */
+	for (p = e->msg; *p; p++)
+		sbuf_addch(&line, (unsigned char)*p < 0x20 ||
+					  (unsigned char)*p > 0x7e ?
+				  '?' :
+				  *p);
+	env_list_add(notes, line.buf, NULL);
+	sbuf_release(&line);
+}
+
 static void print_sync(const struct global_opts *g, const struct session *s,
 		       const struct target *t, const struct env_list *vars,
 		       const struct env_written *files, size_t nr_files,
-		       const bool *fresh, const struct config *c)
+		       const bool *fresh, const struct config *c,
+		       char *const *why)
 {
 	struct jsonw w = JSONW_INIT;
 	size_t i;
@@ -66,6 +101,7 @@ static void print_sync(const struct global_opts *g, const struct session *s,
 			} else {
 				jsonw_null(&w, "port");
 				jsonw_string(&w, "service", c->services[i].name);
+				jsonw_string(&w, "error", why[i]);
 			}
 			jsonw_string(&w, "var", c->services[i].var);
 			jsonw_bool(&w, "new", fresh[i]);
@@ -139,7 +175,10 @@ int cmd_sync(int argc, const char **argv, struct global_opts *g,
 	struct env_list vars = ENV_LIST_INIT;
 	struct config *c = NULL;
 	struct env_written *files = NULL;
+	struct env_list notes = ENV_LIST_INIT;
 	bool *fresh = NULL;
+	char **why = NULL;
+	int partial = 0;
 	const char *worktree = NULL;
 	struct option options[] = {
 		OPT_STRING(0, "worktree", &worktree, "name",
@@ -194,14 +233,27 @@ int cmd_sync(int argc, const char **argv, struct global_opts *g,
 		goto out;
 
 	fresh = xcalloc(c->nr_services + 1, sizeof(*fresh));
+	why = xcalloc(c->nr_services + 1, sizeof(*why));
 	for (i = 0; i < c->nr_services; i++) {
 		const struct config_service *svc = &c->services[i];
+		struct error one = ERROR_INIT;
+		int r;
 
-		ret = picker_allocate(&s, &pk, &t, svc->name, svc->range,
-				       svc->description, NULL, &idx, &fresh[i],
-				       err);
-		if (ret < 0)
+		r = picker_allocate(&s, &pk, &t, svc->name, svc->range,
+				    svc->description, NULL, &idx, &fresh[i],
+				    &one);
+		if (r < 0 && !per_service(r)) {
+			*err = one;
+			ret = r;
 			goto out;
+		}
+		if (r < 0) {
+			/* the others still get theirs, and the file says so */
+			missing(&notes, &t, svc, &one);
+			why[i] = xstrdup(one.msg);
+			if (!partial)
+				partial = r;
+		}
 	}
 	release_undeclared(&s, &t, c);
 	ret = session_finish(&s, err);
@@ -209,11 +261,21 @@ int cmd_sync(int argc, const char **argv, struct global_opts *g,
 	if (ret < 0)
 		goto out;
 
-	ret = wtenv_write(&s, &t, c, &vars, &files, err);
+	ret = wtenv_write(&s, &t, c, &vars, &notes, &files, err);
 	if (ret < 0)
 		goto out;
-	print_sync(g, &s, &t, &vars, files, c->nr_env_files, fresh, c);
+	print_sync(g, &s, &t, &vars, files, c->nr_env_files, fresh, c, why);
+	if (partial) {
+		/* said per service above: the status is the first failure's */
+		error_clear(err);
+		ret = partial;
+	}
 out:
+	if (why)
+		for (i = 0; i < c->nr_services; i++)
+			free(why[i]);
+	free(why);
+	env_list_release(&notes);
 	free(files);
 	free(fresh);
 	env_list_release(&vars);

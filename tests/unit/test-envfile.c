@@ -400,7 +400,12 @@ static void test_render_refuses_bad_vars(void **state UNUSED)
 						 { "B", "x'; rm -rf ~; '" } };
 	const struct envfile_var bad_name[] = { { "A\nB", "1" } };
 	const struct envfile_var twice[] = { { "A", "1" }, { "A", "2" } };
-	const struct envfile_var null_value[] = { { "A", NULL } };
+	/* a NULL value is a comment line: one printable line, no marker */
+	const struct envfile_var bad_comment[] = { { "a\nB=1", NULL } };
+	const struct envfile_var marker[] = { { "<<< git-worktree-ports <<<",
+						 NULL } };
+	const struct envfile_var comment[] = { { "A", "1" },
+					       { "B is not set: why", NULL } };
 	struct sbuf out = SBUF_INIT;
 	int line = -1;
 
@@ -412,8 +417,13 @@ static void test_render_refuses_bad_vars(void **state UNUSED)
 	assert_int_equal(ERR_CONFIG,
 			 envfile_render(&out, &line, "", 0, twice, 2));
 	assert_int_equal(ERR_CONFIG,
-			 envfile_render(&out, &line, "", 0, null_value, 1));
+			 envfile_render(&out, &line, "", 0, bad_comment, 1));
+	assert_int_equal(ERR_CONFIG,
+			 envfile_render(&out, &line, "", 0, marker, 1));
 	assert_int_equal(0, out.len);
+	assert_int_equal(0, envfile_render(&out, &line, "", 0, comment, 2));
+	assert_string_equal(ENVFILE_BEGIN_LINE "\nA=1\n# B is not set: why\n"
+			    ENVFILE_END "\n", out.buf);
 	sbuf_release(&out);
 }
 

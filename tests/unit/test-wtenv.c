@@ -368,7 +368,7 @@ static size_t write_ok(struct session *s, const struct target *t,
 	struct env_written *out = NULL;
 	struct error err = ERROR_INIT;
 	size_t i, changed = 0;
-	int ret = wtenv_write(s, t, c, &vars, &out, &err);
+	int ret = wtenv_write(s, t, c, &vars, NULL, &out, &err);
 
 	if (ret)
 		fail_msg("wtenv_write: %d %s: %s", ret, err.file, err.msg);
