@@ -166,4 +166,13 @@ int envfile_update(bool *changed, const char *top, const char *relpath,
 		   const struct envfile_var *vars, size_t nr,
 		   envfile_shadow_fn shadow, void *payload, struct error *err);
 
+/*
+ * Would envfile_update() change the variables of the file 'relpath' under
+ * 'top'? The comment lines of the block are not compared (their wording
+ * is no variable's value); nothing is written. Errors as envfile_update().
+ */
+int envfile_differs(bool *differs, const char *top, const char *relpath,
+		    const struct envfile_var *vars, size_t nr,
+		    struct error *err);
+
 #endif

@@ -59,6 +59,27 @@ int wtenv_write(struct session *s, const struct target *t,
 		const struct env_list *notes, struct env_written **out,
 		struct error *err);
 
+/*
+ * After a command changed worktree 'name' (at 'path') in the registry
+ * (release, allocate, repair): write its .env files as sync would, from
+ * its .worktree-ports.ini, with a comment for each declared service that
+ * has no port now. Nothing to do without a config; a config or a file
+ * that cannot be used is a warning (the registry change stands). Unless
+ * 'quiet', each file rewritten is said in a note. The caller holds the
+ * registry lock. Returns how many files were rewritten.
+ */
+size_t wtenv_refresh(struct session *s, const char *name, const char *path,
+		     bool quiet);
+
+/*
+ * Does an .env file of worktree 'name' (at 'path') hold other variables
+ * than the registry gives it? '*file' (the caller frees it) is the first
+ * such file, relative to the worktree; NULL when all agree, or when the
+ * worktree has no usable config.
+ */
+void wtenv_stale(char **file, const struct session *s, const char *name,
+		 const char *path);
+
 /* The COMPOSE_PROJECT_NAME of 'worktree': valid for compose, unique. */
 void wtenv_compose_name(struct sbuf *out, const struct wt_repo *repo,
 			const char *worktree);

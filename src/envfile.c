@@ -546,9 +546,38 @@ out:
 	return ret;
 }
 
-int envfile_update(bool *changed, const char *top, const char *relpath,
-		   const struct envfile_var *vars, size_t nr,
-		   envfile_shadow_fn shadow, void *payload, struct error *err)
+/*
+ * 'text' with the comment lines of its block taken out (the notes of what
+ * is not set, whose wording may change): what a comparison of the
+ * variables looks at.
+ */
+static void drop_block_comments(struct sbuf *out, const char *text,
+				size_t len)
+{
+	struct block b;
+	size_t pos = 0;
+	int nr = 0;
+
+	if (find_block(&b, text, len) < 0 || !b.found) {
+		sbuf_add(out, text, len);
+		return;
+	}
+	while (pos < len) {
+		struct line l = line_at(text, len, pos);
+
+		nr++;
+		pos = l.next;
+		if (nr > b.begin_line && nr < b.end_line &&
+		    text[l.start] == '#')
+			continue;
+		sbuf_add(out, text + l.start, l.next - l.start);
+	}
+}
+
+static int update(bool *changed, const char *top, const char *relpath,
+		  const struct envfile_var *vars, size_t nr,
+		  envfile_shadow_fn shadow, void *payload, bool dry_run,
+		  struct error *err)
 {
 	struct components c = { NULL, 0, 0 };
 	struct sbuf file = SBUF_INIT, old = SBUF_INIT, new = SBUF_INIT;
@@ -605,6 +634,16 @@ int envfile_update(bool *changed, const char *top, const char *relpath,
 	if (shadow)
 		envfile_find_shadowed(new.buf, new.len, vars, nr, shadow,
 				      payload);
+	if (dry_run) {
+		struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+
+		drop_block_comments(&a, old.buf, old.len);
+		drop_block_comments(&b, new.buf, new.len);
+		*changed = a.len != b.len || memcmp(a.buf, b.buf, a.len);
+		sbuf_release(&a);
+		sbuf_release(&b);
+		goto out;
+	}
 	if (new.len == old.len && !memcmp(new.buf, old.buf, old.len))
 		goto out;
 	ret = lockfile_replace(target, new.buf, new.len, 0644, LOCKFILE_HELD,
@@ -620,4 +659,19 @@ out:
 	free(parent);
 	free(target);
 	return ret;
+}
+
+int envfile_update(bool *changed, const char *top, const char *relpath,
+		   const struct envfile_var *vars, size_t nr,
+		   envfile_shadow_fn shadow, void *payload, struct error *err)
+{
+	return update(changed, top, relpath, vars, nr, shadow, payload, false,
+		      err);
+}
+
+int envfile_differs(bool *differs, const char *top, const char *relpath,
+		    const struct envfile_var *vars, size_t nr,
+		    struct error *err)
+{
+	return update(differs, top, relpath, vars, nr, NULL, NULL, true, err);
 }

@@ -335,3 +335,83 @@ void wtenv_port_var(struct sbuf *out, const char *service)
 		sbuf_addch(out, isalnum((unsigned char)*p) ?
 					toupper((unsigned char)*p) : '_');
 }
+
+/* A comment for each declared service without a port in the registry. */
+static void unset_notes(struct env_list *notes, const struct session *s,
+			const char *name, const struct config *c)
+{
+	struct sbuf line = SBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < c->nr_services; i++) {
+		if (registry_find(s->reg, name, c->services[i].name) >= 0)
+			continue;
+		sbuf_reset(&line);
+		sbuf_addf(&line,
+			  "%s is not set: no port is allocated; 'git worktree-ports sync' gives one",
+			  c->services[i].var);
+		env_list_add(notes, line.buf, NULL);
+	}
+	sbuf_release(&line);
+}
+
+size_t wtenv_refresh(struct session *s, const char *name, const char *path,
+		     bool quiet)
+{
+	struct target t = { (char *)name, (char *)path, false };
+	struct env_list vars = ENV_LIST_INIT, notes = ENV_LIST_INIT;
+	struct env_written *files = NULL;
+	struct error e = ERROR_INIT;
+	struct config *c = NULL;
+	size_t i, nr = 0;
+
+	if (!path || config_load(&c, path, &e) < 0) {
+		if (e.code && e.code != ERR_NOTFOUND)
+			warning_error(&e, "its .env files are not updated");
+		return 0;
+	}
+	unset_notes(&notes, s, name, c);
+	if (wtenv_write(s, &t, c, &vars, &notes, &files, &e) < 0) {
+		warning_error(&e, "the .env files are not updated");
+	} else {
+		for (i = 0; i < c->nr_env_files; i++) {
+			if (!files[i].changed)
+				continue;
+			nr++;
+			if (!quiet)
+				note("rewrote %s of worktree '%s' to match the registry",
+				     files[i].file, name);
+		}
+	}
+	free(files);
+	env_list_release(&vars);
+	env_list_release(&notes);
+	config_free(c);
+	return nr;
+}
+
+void wtenv_stale(char **file, const struct session *s, const char *name,
+		 const char *path)
+{
+	struct target t = { (char *)name, (char *)path, false };
+	struct env_list vars = ENV_LIST_INIT;
+	struct error e = ERROR_INIT;
+	struct config *c = NULL;
+	size_t i;
+
+	*file = NULL;
+	if (!path || config_load(&c, path, &e) < 0)
+		return;
+	wtenv_build(&vars, s, &t, c);
+	for (i = 0; i < c->nr_env_files && !*file; i++) {
+		bool differs = false;
+
+		error_clear(&e);
+		if (!envfile_differs(&differs, path, c->env_files[i],
+				     vars.vars, vars.nr, &e) &&
+		    differs)
+			*file = xstrdup(c->env_files[i]);
+	}
+	env_list_release(&vars);
+	config_free(c);
+}

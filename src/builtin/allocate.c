@@ -1,6 +1,7 @@
 #include "common.h"
 #include "alloc.h"
 #include "builtin.h"
+#include "config.h"
 #include "picker.h"
 #include "session.h"
 #include "actlog.h"
@@ -13,6 +14,7 @@
 #include "registry.h"
 #include "sbuf.h"
 #include "text.h"
+#include "wtenv.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -43,6 +45,23 @@ static void print_result(const struct global_opts *g,
 	}
 }
 
+/*
+ * The range .worktree-ports.ini of the worktree at 'top' gives 'service',
+ * or NULL (no such file, no range there, or a file that cannot be used:
+ * sync says what is wrong with it). '*c' keeps the string.
+ */
+static const char *config_range(struct config **c, const char *top,
+				const char *service)
+{
+	struct error ignored = ERROR_INIT;
+	const struct config_service *svc;
+
+	if (!top || config_load(c, top, &ignored) < 0)
+		return NULL;
+	svc = config_find_service(*c, service);
+	return svc ? svc->range : NULL;
+}
+
 static const char *const allocate_usage[] = {
 	"git worktree-ports allocate <service> [<options>]",
 	"",
@@ -58,11 +77,14 @@ int cmd_allocate(int argc, const char **argv, struct global_opts *g,
 	struct target t = TARGET_INIT;
 	struct picker pk = PICKER_INIT;
 	const char *service;
-	const char *worktree = NULL, *description = NULL;
+	const char *worktree = NULL, *description = NULL, *range = NULL;
+	struct config *c = NULL;
 	uint16_t port = 0;
 	struct option options[] = {
 		OPT_PORT("port", &port,
 			 "ask for this port; refused if it is taken"),
+		OPT_STRING(0, "range", &range, "name",
+			   "take a new port from this range (default: the one\n.worktree-ports.ini gives the service, else the\nservice's own, else 'default')"),
 		OPT_STRING(
 			0, "worktree", &worktree, "name",
 			"allocate for another worktree\n('.main': the main one)"),
@@ -99,17 +121,29 @@ int cmd_allocate(int argc, const char **argv, struct global_opts *g,
 	ret = session_target(&t, &s, worktree, err);
 	if (ret < 0)
 		goto out;
-	ret = picker_allocate(&s, &pk, &t, service, NULL, description,
+	if (range && !alloc_valid_name(range)) {
+		ret = error_set(err, ERR_USAGE, NULL, 0, NULL,
+				"invalid range name '%s'", range);
+		goto out;
+	}
+	/* a new port comes from the range the project gives the service */
+	if (!range && registry_find(s.reg, t.name, service) < 0)
+		range = config_range(&c, t.path, service);
+	ret = picker_allocate(&s, &pk, &t, service, range, description,
 			      port ? &port : NULL, &i, &fresh, err);
 	if (ret < 0)
 		goto out;
 	ret = session_finish(&s, err);
-	if (!ret)
-		print_result(g, &s.reg->allocs[i],
-			     registry_range_for(s.reg, s.reg->allocs[i].service,
-						s.reg->allocs[i].range),
-			     fresh);
+	if (ret < 0)
+		goto out;
+	print_result(g, &s.reg->allocs[i],
+		     registry_range_for(s.reg, s.reg->allocs[i].service,
+					s.reg->allocs[i].range),
+		     fresh);
+	if (fresh)
+		wtenv_refresh(&s, t.name, t.path, g->quiet || g->json);
 out:
+	config_free(c);
 	picker_release(&pk);
 	target_release(&t);
 	session_release(&s);

@@ -9,6 +9,7 @@
 #include "registry.h"
 #include "sbuf.h"
 #include "actlog.h"
+#include "wtenv.h"
 
 #include <stdio.h>
 
@@ -20,12 +21,13 @@ enum kind {
 	KIND_RESERVED,
 	KIND_DUPLICATE,
 	KIND_FOREIGN_PROCESS,
-	KIND_ORPHAN_PROCESS
+	KIND_ORPHAN_PROCESS,
+	KIND_STALE_ENV
 };
 
 static const char *const kind_names[] = {
 	"range_overlap", "outside_range",   "bad_port",	      "reserved",
-	"duplicate",	 "foreign_process", "orphan_process",
+	"duplicate",	 "foreign_process", "orphan_process", "stale_env",
 };
 
 struct conflict {
@@ -106,6 +108,41 @@ static void add_shell_word(struct sbuf *out, const char *word)
 	sbuf_addch(&q, '\'');
 	text_addstr_printable(out, q.buf);
 	sbuf_release(&q);
+}
+
+/*
+ * Worktrees whose .env holds other ports than the registry gives them: a
+ * release, an allocate --port or a repair killed before its .env write.
+ */
+static void stale_envs(struct conflicts *l, const struct session *s)
+{
+	const struct registry *reg = s->reg;
+	struct sbuf detail = SBUF_INIT, fix = SBUF_INIT;
+	size_t i, j;
+
+	for (i = 0; i < reg->nr_allocs; i++) {
+		const struct allocation *a = &reg->allocs[i];
+		bool seen = false;
+		char *file;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(reg->allocs[j].worktree, a->worktree);
+		if (seen || !a->path)
+			continue;
+		wtenv_stale(&file, s, a->worktree, a->path);
+		if (!file)
+			continue;
+		sbuf_addstr(&detail, "worktree '");
+		text_addstr_printable(&detail, a->worktree);
+		sbuf_addstr(&detail, "': ");
+		text_addstr_printable(&detail, file);
+		sbuf_addstr(&detail, " holds other ports than the registry");
+		sbuf_addstr(&fix, "git -C ");
+		add_shell_word(&fix, a->path);
+		sbuf_addstr(&fix, " worktree-ports sync");
+		add(l, KIND_STALE_ENV, -1, a->worktree, NULL, &detail, &fix);
+		free(file);
+	}
 }
 
 /* Ranges of this registry that share ports. */
@@ -348,6 +385,7 @@ int cmd_check(int argc, const char **argv, struct global_opts *g,
 	range_overlaps(&l, &s);
 	misfits(&l, &s, &mf);
 	strays(&l, &mf);
+	stale_envs(&l, &s);
 	if (l.nr > 1)
 		qsort(l.items, l.nr, sizeof(*l.items), cmp_conflict);
 	ret = session_finish(&s, err);

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "builtin.h"
 #include "session.h"
+#include "wtenv.h"
 #include "error.h"
 #include "jsonw.h"
 #include "report.h"
@@ -59,6 +60,26 @@ static const char *const release_usage[] = {
 	"Give ports back.",
 	NULL,
 };
+
+/*
+ * The .env files of each worktree that lost a port: a released port must
+ * not stay there, where another worktree may be handed it next.
+ */
+static void refresh_env(struct session *s, const struct released_list *done,
+			bool quiet)
+{
+	size_t i, j;
+
+	for (i = 0; i < done->nr; i++) {
+		const char *name = done->items[i].worktree;
+		bool seen = false;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(done->items[j].worktree, name);
+		if (!seen)
+			wtenv_refresh(s, name, done->items[i].a.path, quiet);
+	}
+}
 
 int cmd_release(int argc, const char **argv, struct global_opts *g,
 		struct error *err)
@@ -124,6 +145,7 @@ int cmd_release(int argc, const char **argv, struct global_opts *g,
 	ret = session_finish(&s, err);
 	if (ret < 0)
 		goto out;
+	refresh_env(&s, &done, g->quiet || g->json);
 	if (!done.nr) {
 		ret = error_set(err, ERR_NOTFOUND, NULL, 0, NULL,
 				"nothing was released");

@@ -290,6 +290,45 @@ static void warn_error(const struct error *e, const char *worktree)
  * that cannot be written is warned about and the others are still done;
  * the first error is returned.
  */
+/*
+ * A repair killed after its registry write left .env with the old port,
+ * and the port is free for anyone now: a rerun, which finds nothing to
+ * move, puts each worktree's .env (of 'only', or of all) in agreement
+ * with the registry. Worktrees just moved were written already.
+ */
+static void heal_env(struct session *s, const char *only,
+		     const struct move *moves, size_t nr, bool dry_run,
+		     bool quiet)
+{
+	const struct registry *reg = s->reg;
+	size_t i, j;
+
+	for (i = 0; i < reg->nr_allocs; i++) {
+		const struct allocation *a = &reg->allocs[i];
+		bool seen = false;
+
+		if (only && strcmp(a->worktree, only))
+			continue;
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(reg->allocs[j].worktree, a->worktree);
+		for (j = 0; j < nr && !seen; j++)
+			seen = !strcmp(moves[j].worktree, a->worktree);
+		if (seen || !a->path)
+			continue;
+		if (dry_run) {
+			char *file;
+
+			wtenv_stale(&file, s, a->worktree, a->path);
+			if (file && !quiet)
+				note("would rewrite %s of worktree '%s': it holds other ports than the registry",
+				     file, a->worktree);
+			free(file);
+		} else {
+			wtenv_refresh(s, a->worktree, a->path, quiet);
+		}
+	}
+}
+
 static int rewrite_env(struct session *s, const struct move *moves, size_t nr,
 		       bool dry_run, struct env_files *files, struct error *err)
 {
@@ -492,6 +531,8 @@ int cmd_repair(int argc, const char **argv, struct global_opts *g,
 	if (ret < 0)
 		goto out;
 	ret = rewrite_env(&s, moves, nr, dry_run, &files, err);
+	heal_env(&s, all ? NULL : t.name, moves, nr, dry_run,
+		 g->quiet || g->json);
 	if (g->json)
 		print_json(dry_run, moves, nr, &files);
 	else if (!g->quiet)
