@@ -108,10 +108,12 @@ int envfile_render(struct sbuf *out, int *line, const char *old, size_t len,
 /*
  * Called with each line outside the block that assigns one of the block's
  * variables ("NAME=", "export NAME=", spaces allowed around them): the
- * name and the 1-based line. Readers disagree on which definition wins
- * (docs/env-file.md), so the caller should warn.
+ * name, the 1-based line, and whether the line comes after the block
+ * (then it, not the block, is the last definition, which sh, direnv,
+ * compose and python-dotenv use). The caller should warn.
  */
-typedef void (*envfile_shadow_fn)(const char *name, int line, void *payload);
+typedef void (*envfile_shadow_fn)(const char *name, int line,
+				  bool after_block, void *payload);
 
 /*
  * Call 'fn' for every assignment in 'text' outside its block of a name in

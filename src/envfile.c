@@ -292,7 +292,8 @@ void envfile_find_shadowed(const char *text, size_t len,
 		for (i = 0; i < nr; i++)
 			if (vars[i].value &&
 			    line_assigns(text, &l, vars[i].name))
-				fn(vars[i].name, nr_line, payload);
+				fn(vars[i].name, nr_line,
+				   b.found && nr_line > b.end_line, payload);
 	}
 }
 

@@ -428,9 +428,10 @@ static void test_render_refuses_bad_vars(void **state UNUSED)
 }
 
 /* What the shadow callback saw, as "NAME:LINE " items. */
-static void record_shadow(const char *name, int line, void *payload)
+static void record_shadow(const char *name, int line, bool after_block,
+			  void *payload)
 {
-	sbuf_addf(payload, "%s:%d ", name, line);
+	sbuf_addf(payload, "%s:%d%s ", name, line, after_block ? "+" : "");
 }
 
 static void test_find_shadowed(void **state UNUSED)
@@ -447,7 +448,7 @@ static void test_find_shadowed(void **state UNUSED)
 	envfile_find_shadowed(text, strlen(text), ports, ARRAY_SIZE(ports),
 			      record_shadow, &seen);
 	assert_string_equal("PORT_WEB:1 PORT_DATABASE:2 PORT_WEB:5 "
-			    "COMPOSE_PROJECT_NAME:12 ",
+			    "COMPOSE_PROJECT_NAME:12+ ",
 			    seen.buf);
 
 	/* an unterminated block hides nothing */
@@ -897,7 +898,7 @@ static void test_update_reports_shadowed(void **state)
 	assert_int_equal(0, envfile_update(&changed, f->top, ".env", ports, 2,
 					   record_shadow, &seen, NULL));
 	assert_string_equal("PORT_WEB:2 ", seen.buf);
-	/* again, though nothing changes */
+	/* the block was appended after it: it comes last, and wins */
 	assert_int_equal(0, envfile_update(&changed, f->top, ".env", ports, 2,
 					   record_shadow, &seen, NULL));
 	assert_false(changed);
