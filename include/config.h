@@ -93,6 +93,18 @@ struct config_service {
 	int line;	   /* of its [service "NAME"] header */
 };
 
+/*
+ * A [range "NAME"] of the project: used where the registry has no range
+ * of that name (it joins the registry then). Only complete, valid ones
+ * are kept: 1024 <= start <= end <= 65535, not only ports browsers refuse.
+ */
+struct config_range {
+	char *name;
+	unsigned start, end;
+	char *description; /* NULL if none */
+	int line;	   /* of its header */
+};
+
 struct config_var {
 	char *name;
 	char *template; /* as written; expand with config_expand() */
@@ -114,6 +126,10 @@ struct config {
 	/* in file order, without those a warning dropped */
 	struct config_var *vars;
 	size_t nr_vars;
+
+	/* [range "NAME"], in file order, without those a warning dropped */
+	struct config_range *ranges;
+	size_t nr_ranges;
 
 	/* whole lines, "FILE:LINE: message", in file order (see above) */
 	char **warnings;

@@ -76,4 +76,32 @@ void peers_each(const char *self,
 			   void *data),
 		void *data);
 
+/* A port another registry of this host allocates: who has it. */
+struct peers_hold {
+	uint16_t port;
+	char *registry; /* its path */
+	char *worktree; /* the worktree it is allocated to there */
+};
+
+struct peers_holds {
+	struct peers_hold *items; /* by port */
+	size_t nr, alloc;
+};
+
+#define PEERS_HOLDS_INIT { NULL, 0, 0 }
+
+/*
+ * Every allocation of the other registries (not 'self') whose port lies
+ * in [lo, hi], sorted by port: the ports this registry cannot be given,
+ * and who holds them. Reads only, as peers_each().
+ */
+void peers_holds_collect(struct peers_holds *out, const char *self,
+			 uint16_t lo, uint16_t hi);
+
+/* The first hold of 'port', or NULL. */
+const struct peers_hold *peers_holds_find(const struct peers_holds *h,
+					  uint16_t port);
+
+void peers_holds_release(struct peers_holds *h);
+
 #endif

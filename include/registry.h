@@ -125,6 +125,14 @@ void registry_free(struct registry *reg);
 int registry_lock(struct lockfile *lk, const char *path, int timeout_ms,
 		  struct error *err);
 
+/*
+ * Add a range named 'name' (which the registry must not have yet): the
+ * ranges a project declares in .worktree-ports.ini join the registry
+ * the first time they are used. Pointers to ranges are invalidated.
+ */
+void registry_add_range(struct registry *reg, const char *name,
+			uint16_t start, uint16_t end, const char *description);
+
 /* Borrowed pointer to the range named 'name', or NULL. */
 const struct range *registry_find_range(const struct registry *reg,
 					const char *name);

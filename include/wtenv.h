@@ -80,6 +80,14 @@ size_t wtenv_refresh(struct session *s, const char *name, const char *path,
 void wtenv_stale(char **file, const struct session *s, const char *name,
 		 const char *path);
 
+/*
+ * Add to the registry each [range] of 'c' it has no range of that name
+ * for (the project's layout, shared by the team through the committed
+ * file; a range the registry has already wins), with a note and a log
+ * line each. The caller holds the lock and saves.
+ */
+void wtenv_add_ranges(struct session *s, const struct config *c);
+
 /* The COMPOSE_PROJECT_NAME of 'worktree': valid for compose, unique. */
 void wtenv_compose_name(struct sbuf *out, const struct wt_repo *repo,
 			const char *worktree);

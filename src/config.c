@@ -48,6 +48,7 @@ enum section_kind {
 	SECTION_ENV,
 	SECTION_VARS,
 	SECTION_SERVICE,
+	SECTION_RANGE,
 	SECTION_UNKNOWN
 };
 
@@ -90,6 +91,8 @@ struct parser {
 
 	enum section_kind kind;
 	size_t service;	   /* c->services index, in SECTION_SERVICE */
+	long range;	   /* c->ranges index in SECTION_RANGE; -1: dropped */
+	size_t alloc_ranges;
 	char *raw_section; /* between '[' and ']', as inih sees it */
 	bool pair_seen;	   /* a key since the header: indenting continues it */
 
@@ -539,6 +542,92 @@ static void vars_key(struct parser *p, const char *name, const char *value)
 	v->line = p->lineno;
 }
 
+/* A port of a [range]: 1024-65535, decimal. */
+static bool parse_port(unsigned *out, const char *value)
+{
+	unsigned long n = 0;
+	const char *p;
+
+	if (!*value || strlen(value) > 5)
+		return false;
+	for (p = value; *p; p++) {
+		if (!is_digit(*p))
+			return false;
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	if (n < 1024 || n > 65535)
+		return false;
+	*out = (unsigned)n;
+	return true;
+}
+
+static void range_key(struct parser *p, const char *name, const char *value)
+{
+	char field[ERROR_FIELD_MAX], shown[TEXT_SHOW_SIZE];
+	struct config_range *r;
+	unsigned *port = NULL;
+
+	if (p->range < 0)
+		return; /* the header was refused, and said so */
+	r = &p->c->ranges[p->range];
+	snprintf(field, sizeof(field), "range \"%s\".%s", r->name, name);
+	if (!strcmp(name, "start"))
+		port = &r->start;
+	else if (!strcmp(name, "end"))
+		port = &r->end;
+	if (port) {
+		if (*port)
+			warn(p, p->lineno, field, "set twice; ignored");
+		else if (!parse_port(port, value))
+			warn(p, p->lineno, field,
+			     "'%s' is not a port from 1024 to 65535; ignored",
+			     text_show(shown, sizeof(shown), value));
+	} else if (!strcmp(name, "description")) {
+		if (!r->description && *value && text_is_printable(value))
+			r->description = xstrdup(value);
+	} else {
+		warn(p, p->lineno, NULL,
+		     "unknown key '%s' in [range \"%s\"], ignored",
+		     text_show(shown, sizeof(shown), name), r->name);
+	}
+}
+
+/*
+ * The ranges that are not complete and valid go, each with a warning:
+ * a range the project declares wrongly must not be half used.
+ */
+static void check_ranges(struct parser *p)
+{
+	struct config *c = p->c;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->nr_ranges; i++) {
+		struct config_range *r = &c->ranges[i];
+		char field[ERROR_FIELD_MAX];
+		const char *why = NULL;
+		unsigned port;
+
+		snprintf(field, sizeof(field), "range \"%s\"", r->name);
+		if (!r->start || !r->end)
+			why = "needs both 'start' and 'end'";
+		else if (r->start > r->end)
+			why = "'start' is after 'end'";
+		for (port = r->start; !why && port <= r->end; port++)
+			if (!alloc_is_bad_port((uint16_t)port))
+				break;
+		if (!why && port > r->end)
+			why = "holds only ports that browsers refuse to connect to";
+		if (why) {
+			warn(p, r->line, field, "%s; ignored", why);
+			free(r->name);
+			free(r->description);
+			continue;
+		}
+		c->ranges[n++] = *r;
+	}
+	c->nr_ranges = n;
+}
+
 /* inih's handler: 1 to go on, 0 for an error (fail() has the message). */
 static int handle(void *user, const char *section, const char *name,
 		  const char *value)
@@ -574,6 +663,9 @@ static int handle(void *user, const char *section, const char *name,
 		break;
 	case SECTION_SERVICE:
 		service_key(p, name, value);
+		break;
+	case SECTION_RANGE:
+		range_key(p, name, value);
 		break;
 	}
 	return !p->failed;
@@ -631,6 +723,49 @@ out:
 	free(copy);
 }
 
+/* [range "NAME"]: a bad or repeated one is dropped with a warning. */
+static void range_header(struct parser *p, const char *q, const char *end)
+{
+	struct config *c = p->c;
+	const char *name, *close;
+	char *copy = NULL, shown[TEXT_SHOW_SIZE];
+	size_t i;
+
+	p->kind = SECTION_RANGE;
+	p->range = -1;
+	while (q < end && is_space(*q))
+		q++;
+	name = q + 1;
+	close = name < end ? memchr(name, '"', end - name) : NULL;
+	if (q == end || *q != '"' || !close || close + 1 != end) {
+		warn(p, p->lineno, NULL,
+		     "malformed section header: expected [range \"NAME\"]; ignored");
+		return;
+	}
+	copy = xstrndup(name, close - name);
+	if (!alloc_valid_name(copy)) {
+		warn(p, p->lineno, NULL,
+		     "invalid range name '%s': use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit; ignored",
+		     text_show(shown, sizeof(shown), copy), ALLOC_NAME_MAX);
+		free(copy);
+		return;
+	}
+	for (i = 0; i < c->nr_ranges; i++) {
+		if (!strcmp(c->ranges[i].name, copy)) {
+			warn(p, p->lineno, NULL,
+			     "duplicate section [range \"%s\"] (first at line %d); ignored",
+			     copy, c->ranges[i].line);
+			free(copy);
+			return;
+		}
+	}
+	ALLOC_GROW(c->ranges, c->nr_ranges + 1, p->alloc_ranges);
+	memset(&c->ranges[c->nr_ranges], 0, sizeof(*c->ranges));
+	c->ranges[c->nr_ranges].name = copy;
+	c->ranges[c->nr_ranges].line = p->lineno;
+	p->range = (long)c->nr_ranges++;
+}
+
 /* A section header, from 's' (the '[') to 'end' (trimmed). */
 static void section_header(struct parser *p, const char *s, const char *end)
 {
@@ -674,6 +809,10 @@ static void section_header(struct parser *p, const char *s, const char *end)
 	} else if (len >= 7 && !memcmp(name, "service", 7) &&
 		   (len == 7 || is_space(name[7]) || name[7] == '"')) {
 		service_header(p, name + 7, name_end);
+		return;
+	} else if (len >= 5 && !memcmp(name, "range", 5) &&
+		   (len == 5 || is_space(name[5]) || name[5] == '"')) {
+		range_header(p, name + 5, name_end);
 		return;
 	} else {
 		p->kind = SECTION_UNKNOWN;
@@ -1067,6 +1206,7 @@ static int parse(struct config **out, const char *text, size_t len,
 	}
 	default_vars(&p);
 	distinct_vars(&p);
+	check_ranges(&p);
 	if (p.failed)
 		goto out;
 	p.warn_to = &p.late;
@@ -1215,6 +1355,11 @@ void config_free(struct config *c)
 	for (i = 0; i < c->nr_vars; i++)
 		free_var(&c->vars[i]);
 	free(c->vars);
+	for (i = 0; i < c->nr_ranges; i++) {
+		free(c->ranges[i].name);
+		free(c->ranges[i].description);
+	}
+	free(c->ranges);
 	for (i = 0; i < c->nr_warnings; i++)
 		free(c->warnings[i]);
 	free(c->warnings);

@@ -348,3 +348,74 @@ void peers_each(const char *self,
 	sbuf_release(&path);
 	free(dir);
 }
+
+struct holds_span {
+	struct peers_holds *out;
+	uint16_t lo, hi;
+};
+
+static void add_holds(const char *path, const struct registry *reg,
+		      void *data)
+{
+	struct holds_span *hs = data;
+	size_t i;
+
+	for (i = 0; i < reg->nr_allocs; i++) {
+		const struct allocation *a = &reg->allocs[i];
+		struct peers_hold *h;
+
+		if (a->port < hs->lo || a->port > hs->hi)
+			continue;
+		ALLOC_GROW(hs->out->items, hs->out->nr + 1, hs->out->alloc);
+		h = &hs->out->items[hs->out->nr++];
+		h->port = a->port;
+		h->registry = xstrdup(path);
+		h->worktree = xstrdup(a->worktree);
+	}
+}
+
+static int cmp_hold(const void *a, const void *b)
+{
+	const struct peers_hold *x = a, *y = b;
+
+	return (x->port > y->port) - (x->port < y->port);
+}
+
+void peers_holds_collect(struct peers_holds *out, const char *self,
+			 uint16_t lo, uint16_t hi)
+{
+	struct holds_span hs = { out, lo, hi };
+
+	peers_each(self, add_holds, &hs);
+	if (out->nr > 1)
+		qsort(out->items, out->nr, sizeof(*out->items), cmp_hold);
+}
+
+const struct peers_hold *peers_holds_find(const struct peers_holds *h,
+					  uint16_t port)
+{
+	size_t lo = 0, hi = h->nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (h->items[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < h->nr && h->items[lo].port == port ? &h->items[lo] : NULL;
+}
+
+void peers_holds_release(struct peers_holds *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nr; i++) {
+		free(h->items[i].registry);
+		free(h->items[i].worktree);
+	}
+	free(h->items);
+	h->items = NULL;
+	h->nr = h->alloc = 0;
+}

@@ -106,14 +106,49 @@ static int check_requested(const struct session *s, const struct taken *t,
 	return 0;
 }
 
+/*
+ * A full range: say which other registries of the host hold its ports
+ * (release and prune here cannot free those), and the one line that
+ * widens it.
+ */
 static void full_error(const struct session *s, const struct range *r,
 		       struct error *err)
 {
-	error_set(err, ERR_FULL, NULL, 0, NULL,
-		  "no free port in range '%s' (%u-%u, %u usable ports)",
-		  r->name, r->start, r->end, alloc_usable_ports(r));
-	error_hint(err, "release ports with 'git worktree-ports release', drop removed worktrees with 'git worktree-ports prune', or widen 'ranges.%s' in %s",
-		   r->name, s->registry_path);
+	struct peers_holds h = PEERS_HOLDS_INIT;
+	struct sbuf others = SBUF_INIT;
+	unsigned size = r->end - r->start + 1u, end;
+	size_t i, j, held = 0;
+
+	peers_holds_collect(&h, s->registry_path, r->start, r->end);
+	for (i = 0; i < h.nr; i++) {
+		size_t n = 0;
+		bool seen = false;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(h.items[j].registry, h.items[i].registry);
+		if (seen)
+			continue;
+		for (j = i; j < h.nr; j++)
+			n += !strcmp(h.items[j].registry, h.items[i].registry);
+		held += n;
+		sbuf_addf(&others, "%s%s (%zu)", others.len ? ", " : "",
+			  h.items[i].registry, n);
+	}
+	end = r->end + size > 65535u ? 65535u : r->end + size;
+	if (held)
+		error_set(err, ERR_FULL, NULL, 0, NULL,
+			  "no free port in range '%s' (%u-%u, %u usable ports): %zu are held by other registries on this host: %s",
+			  r->name, r->start, r->end, alloc_usable_ports(r), held,
+			  others.buf);
+	else
+		error_set(err, ERR_FULL, NULL, 0, NULL,
+			  "no free port in range '%s' (%u-%u, %u usable ports)",
+			  r->name, r->start, r->end, alloc_usable_ports(r));
+	error_hint(err, "widen it: in \"ranges\" of %s, set \"%s\": {\"start\": %u, \"end\": %u}; or release ports with 'git worktree-ports release', and drop removed worktrees with 'git worktree-ports prune'%s",
+		   s->registry_path, r->name, r->start, end,
+		   held ? " (here, or in the registries named)" : "");
+	sbuf_release(&others);
+	peers_holds_release(&h);
 }
 
 /*

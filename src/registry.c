@@ -30,9 +30,9 @@ static const struct {
 
 /* The hints of the registry's errors (registry-internal.h). */
 const char reg_fix_hint[] =
-	"fix the field by hand or restore the file from a backup; the registry is not rewritten while it is invalid";
+	"fix the field by hand; the registry is not rewritten while it is invalid ('git worktree-ports init --reset' starts over, losing every allocation)";
 const char reg_json_hint[] =
-	"fix the file by hand or restore it from a backup; the registry is not rewritten while it is invalid";
+	"fix the file by hand; the registry is not rewritten while it is invalid ('git worktree-ports init --reset' starts over, losing every allocation)";
 const char reg_range_hint[] =
 	"add the range to \"ranges\" or correct the allocation by hand; the registry is not rewritten while it is invalid";
 const char reg_default_hint[] =
@@ -210,6 +210,24 @@ int registry_lock(struct lockfile *lk, const char *path, int timeout_ms,
 }
 
 /* Queries and changes */
+
+void registry_add_range(struct registry *reg, const char *name,
+			uint16_t start, uint16_t end, const char *description)
+{
+	struct priv *pv = reg_priv(reg);
+	struct range *r;
+
+	assert(!registry_find_range(reg, name));
+	if (pv->alloc_ranges < reg->nr_ranges)
+		pv->alloc_ranges = reg->nr_ranges;
+	ALLOC_GROW(reg->ranges, reg->nr_ranges + 1, pv->alloc_ranges);
+	r = &reg->ranges[reg->nr_ranges++];
+	memset(r, 0, sizeof(*r));
+	r->name = reg_str_dup(name);
+	r->start = start;
+	r->end = end;
+	r->description = reg_str_dup(description);
+}
 
 const struct range *registry_find_range(const struct registry *reg,
 					const char *name)

@@ -1,5 +1,6 @@
 #include "common.h"
 #include "wtenv.h"
+#include "actlog.h"
 #include "alloc.h"
 #include "config.h"
 #include "envfile.h"
@@ -233,12 +234,17 @@ struct shadow_ctx {
 	const char *file;
 };
 
-static void warn_shadowed(const char *name, int line, void *payload)
+static void warn_shadowed(const char *name, int line, bool after_block,
+			  void *payload)
 {
 	const struct shadow_ctx *sc = payload;
 
-	warning("%s:%d: '%s' is also set outside the git-worktree-ports block; the block's value comes later and wins for most readers",
-		    sc->file, line, name);
+	if (after_block)
+		warning("%s:%d: '%s' is also set after the git-worktree-ports block: this line comes last and wins for sh, direnv, docker compose and python-dotenv, so the tool's port is not used; remove the line",
+			sc->file, line, name);
+	else
+		warning("%s:%d: '%s' is also set before the git-worktree-ports block: the block comes last and wins for sh, direnv, docker compose and python-dotenv; remove the line to be sure",
+			sc->file, line, name);
 }
 
 /*
@@ -414,4 +420,27 @@ void wtenv_stale(char **file, const struct session *s, const char *name,
 	}
 	env_list_release(&vars);
 	config_free(c);
+}
+
+void wtenv_add_ranges(struct session *s, const struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_ranges; i++) {
+		const struct config_range *r = &c->ranges[i];
+		struct sbuf detail = SBUF_INIT;
+
+		if (registry_find_range(s->reg, r->name))
+			continue;
+		registry_add_range(s->reg, r->name, (uint16_t)r->start,
+				   (uint16_t)r->end, r->description);
+		s->dirty = true;
+		note("range '%s' (%u-%u) of %s added to the registry",
+		     r->name, r->start, r->end, CONFIG_FILE);
+		sbuf_addf(&detail, "range %s %u-%u from %s", r->name,
+			  r->start, r->end, CONFIG_FILE);
+		session_log(s, "range", NULL, NULL, ACTLOG_NONE, ACTLOG_NONE,
+			    detail.buf);
+		sbuf_release(&detail);
+	}
 }

@@ -50,14 +50,15 @@ static void print_result(const struct global_opts *g,
  * or NULL (no such file, no range there, or a file that cannot be used:
  * sync says what is wrong with it). '*c' keeps the string.
  */
-static const char *config_range(struct config **c, const char *top,
-				const char *service)
+static const char *config_range(struct session *s, struct config **c,
+				const char *top, const char *service)
 {
 	struct error ignored = ERROR_INIT;
 	const struct config_service *svc;
 
 	if (!top || config_load(c, top, &ignored) < 0)
 		return NULL;
+	wtenv_add_ranges(s, *c);
 	svc = config_find_service(*c, service);
 	return svc ? svc->range : NULL;
 }
@@ -128,7 +129,7 @@ int cmd_allocate(int argc, const char **argv, struct global_opts *g,
 	}
 	/* a new port comes from the range the project gives the service */
 	if (!range && registry_find(s.reg, t.name, service) < 0)
-		range = config_range(&c, t.path, service);
+		range = config_range(&s, &c, t.path, service);
 	ret = picker_allocate(&s, &pk, &t, service, range, description,
 			      port ? &port : NULL, &i, &fresh, err);
 	if (ret < 0)

@@ -232,6 +232,7 @@ int cmd_sync(int argc, const char **argv, struct global_opts *g,
 	if (ret < 0)
 		goto out;
 
+	wtenv_add_ranges(&s, c);
 	fresh = xcalloc(c->nr_services + 1, sizeof(*fresh));
 	why = xcalloc(c->nr_services + 1, sizeof(*why));
 	for (i = 0; i < c->nr_services; i++) {

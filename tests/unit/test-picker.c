@@ -333,7 +333,7 @@ static void test_all_in_use_is_full(void **state UNUSED)
 	assert_string_equal(
 		"no free port in range 'web' (8080-8089, 10 usable ports)",
 		err.msg);
-	assert_non_null(strstr(err.hint, "ranges.web"));
+	assert_non_null(strstr(err.hint, "\"web\": {\"start\""));
 	/* each port asked about once, nothing added */
 	assert_int_equal(10, fake->nr_asked);
 	assert_int_equal(0, s.reg->nr_allocs);
