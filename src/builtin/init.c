@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef WTP_DATADIR
@@ -126,29 +127,99 @@ static enum hooks_manager say_manager(const struct session *s, bool print)
 }
 
 static const char *const init_usage[] = {
-	"git worktree-ports init [--force] [--no-hooks]",
+	"git worktree-ports init [--force | --reset] [--no-hooks] [--no-sync]",
 	"",
 	"Create the registry from the example ranges, keep it out of version",
-	"control (.git/info/exclude) and install the post-checkout hook (see",
-	"'git worktree-ports install-hooks -h').",
+	"control (.git/info/exclude), install the post-checkout hook (see",
+	"'git worktree-ports install-hooks -h') and, when the main worktree has a",
+	".worktree-ports.ini, give it its ports ('sync'). Run again, it changes",
+	"nothing in a registry that is there already.",
 	NULL,
 };
+
+/* "web 8080-8099, database 5432-5439, ...": what init made. */
+static void print_ranges(const struct registry *reg, const char *path)
+{
+	size_t i;
+
+	printf("ranges:");
+	for (i = 0; i < reg->nr_ranges; i++)
+		printf("%s %s %u-%u", i ? "," : "",
+		       text_printable(reg->ranges[i].name),
+		       reg->ranges[i].start, reg->ranges[i].end);
+	printf("\nwiden one by editing \"ranges\" in %s, or declare the project's own in .worktree-ports.ini ([range \"NAME\"])\n",
+	       text_printable(path));
+}
+
+/*
+ * The registry init writes over an existing one with --force: the
+ * example's ranges and reservations, every allocation carried over.
+ */
+static void carry_over(struct registry *fresh, const struct registry *old)
+{
+	size_t i;
+
+	for (i = 0; i < old->nr_allocs; i++)
+		registry_add(fresh, &old->allocs[i]);
+}
+
+/*
+ * 'sync' for the main worktree, as its own process (one command does not
+ * call another): what a 'git worktree add' would have done for it.
+ */
+static int sync_main(const struct wt_repo *repo, const char *registry,
+		     bool quiet)
+{
+	const char *argv[8];
+	size_t n = 0;
+	int status;
+	pid_t pid;
+
+	argv[n++] = "git-worktree-ports";
+	argv[n++] = "-C";
+	argv[n++] = repo->main_path;
+	if (registry) {
+		argv[n++] = "--registry";
+		argv[n++] = registry;
+	}
+	if (quiet)
+		argv[n++] = "-q";
+	argv[n++] = "sync";
+	argv[n] = NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		execv("/proc/self/exe", (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 int cmd_init(int argc, const char **argv, struct global_opts *g,
 	     struct error *err)
 {
 	struct session s = SESSION_INIT;
 	struct hooks_result hook = HOOKS_RESULT_INIT;
-	struct registry *reg = NULL;
+	struct registry *reg = NULL, *old = NULL;
 	struct stat st;
-	bool existed;
-	bool force = false, no_hooks = false;
+	bool existed, kept = false;
+	bool force = false, reset = false, no_hooks = false, no_sync = false;
 	struct option options[] = {
 		OPT_BOOL(
 			0, "force", &force,
-			"replace an existing registry\n(its allocations are lost)"),
+			"rewrite an existing registry with the example's\nranges, keeping its allocations"),
+		OPT_BOOL(0, "reset", &reset,
+			 "replace an existing registry, or one that does\nnot load; its allocations are lost"),
 		OPT_BOOL(0, "no-hooks", &no_hooks,
 			 "do not install the post-checkout hook"),
+		OPT_BOOL(0, "no-sync", &no_sync,
+			 "do not give the main worktree its ports"),
 		OPT_END(),
 	};
 	int ret, excluded = 0;
@@ -160,6 +231,9 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 		return cli_usage_error(init_usage, options,
 				       "'init' takes no arguments, got '%s'",
 				       argv[0]);
+	if (force && reset)
+		return cli_usage_error(init_usage, options,
+				       "--force and --reset cannot be used together");
 	ret = session_open(&s, g->registry, SESSION_NO_LOAD, err);
 	if (ret < 0)
 		goto out;
@@ -170,16 +244,26 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 	if (ret < 0)
 		goto out;
 	existed = !lstat(s.registry_path, &st);
-	if (existed && !force) {
-		ret = error_set(err, ERR_EXISTS, s.registry_path, 0, NULL,
-				"the registry exists already");
-		error_hint(err, "use 'git worktree-ports init --force' to replace it; its allocations are lost");
-		goto out;
+	if (existed && !reset) {
+		ret = registry_load(&old, s.registry_path, 0, err);
+		if (ret < 0) {
+			/* never replaced on a guess: the user says --reset */
+			error_hint(err, "fix it by hand, or 'git worktree-ports init --reset' to start over (every allocation is lost)");
+			goto out;
+		}
+		kept = !force;
 	}
-	starting_registry(&reg, s.registry_path);
-	ret = registry_save(reg, err);
-	if (ret < 0)
-		goto out;
+	if (kept) {
+		reg = old;
+		old = NULL;
+	} else {
+		starting_registry(&reg, s.registry_path);
+		if (old)
+			carry_over(reg, old);
+		ret = registry_save(reg, err);
+		if (ret < 0)
+			goto out;
+	}
 	excluded = exclude_registry(s.repo, s.registry_path, err);
 	if (excluded < 0) {
 		ret = excluded;
@@ -195,7 +279,9 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 
 		jsonw_object_begin(&w, NULL);
 		jsonw_string(&w, "registry", s.registry_path);
-		jsonw_bool(&w, "replaced", existed);
+		jsonw_string(&w, "registry_action",
+			     kept ? "kept" : existed ? "replaced" : "created");
+		jsonw_bool(&w, "replaced", existed && !kept);
 		jsonw_bool(&w, "excluded", excluded > 0);
 		jsonw_string(&w, "hook",
 			     no_hooks ? NULL : hooks_action_name(hook.action));
@@ -205,8 +291,18 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 		fputs(w.out.buf, stdout);
 		jsonw_release(&w);
 	} else if (!g->quiet) {
-		printf("%s %s\n", existed ? "replaced" : "created",
-		       text_printable(s.registry_path));
+		if (kept)
+			printf("the registry exists already: %s (%zu allocation%s); nothing changed in it\n",
+			       text_printable(s.registry_path), reg->nr_allocs,
+			       reg->nr_allocs == 1 ? "" : "s");
+		else if (existed)
+			printf("rewrote %s with the example's ranges, keeping its %zu allocation%s\n",
+			       text_printable(s.registry_path), reg->nr_allocs,
+			       reg->nr_allocs == 1 ? "" : "s");
+		else
+			printf("created %s\n", text_printable(s.registry_path));
+		if (!kept)
+			print_ranges(reg, s.registry_path);
 		if (!no_hooks) {
 			struct sbuf line = SBUF_INIT;
 
@@ -216,9 +312,22 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 		}
 		say_manager(&s, true);
 	}
+	/* the main worktree's ports, now that there is a registry */
+	if (!no_sync && s.repo->main_path && !s.repo->bare) {
+		struct sbuf ini = SBUF_INIT;
+
+		sbuf_addf(&ini, "%s/.worktree-ports.ini", s.repo->main_path);
+		if (!lstat(ini.buf, &st)) {
+			session_unlock(&s);
+			if (sync_main(s.repo, s.registry_path, g->quiet || g->json) != 0)
+				warning("the main worktree's ports were not all set up; see above, then run 'git worktree-ports sync' there");
+		}
+		sbuf_release(&ini);
+	}
 out:
 	hooks_result_release(&hook);
 	registry_free(reg);
+	registry_free(old);
 	session_release(&s);
 	return ret;
 }

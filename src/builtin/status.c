@@ -12,6 +12,7 @@
 #include "jsonw.h"
 #include "report.h"
 #include "parse-options.h"
+#include "peers.h"
 #include "registry.h"
 #include "sbuf.h"
 #include "text.h"
@@ -156,6 +157,74 @@ static size_t collect_rows(struct row **out, const struct registry *reg,
 	return nr;
 }
 
+/*
+ * The ports of this registry's ranges that other registries of the host
+ * allocate: never free here. They join 'allocated', so that they are
+ * shown as held, not as free or as a stranger's.
+ */
+static void collect_holds(struct peers_holds *h, const struct session *s,
+			  struct portset *allocated)
+{
+	size_t i;
+
+	peers_holds_collect(h, s->registry_path, 1024, 65535);
+	for (i = 0; i < h->nr; i++)
+		portset_add(allocated, h->items[i].port);
+}
+
+/*
+ * "  held by /src/other/design/worktrees/ports.json: 5432 (.main), 5433
+ * (feat)": one line per registry that holds ports of range 'r'.
+ */
+static void print_holds(struct sbuf *out, const struct range *r,
+			const struct peers_holds *h, const struct portset *own)
+{
+	bool *said = xcalloc(h->nr + 1, sizeof(*said));
+	size_t i, j;
+
+	for (i = 0; i < h->nr; i++) {
+		const struct peers_hold *first = &h->items[i];
+
+		if (said[i] || first->port < r->start || first->port > r->end ||
+		    portset_has(own, first->port))
+			continue;
+		sbuf_addf(out, "  held by %s: ", text_printable(first->registry));
+		for (j = i; j < h->nr; j++) {
+			const struct peers_hold *x = &h->items[j];
+
+			if (said[j] || x->port < r->start || x->port > r->end ||
+			    strcmp(x->registry, first->registry))
+				continue;
+			said[j] = true;
+			sbuf_addf(out, "%s%u (%s)", j == i ? "" : ", ", x->port,
+				  text_printable(x->worktree));
+		}
+		sbuf_addch(out, '\n');
+	}
+	free(said);
+}
+
+static void json_holds(struct jsonw *w, const struct range *r,
+		       const struct peers_holds *h, const struct portset *own)
+{
+	size_t i;
+
+	jsonw_array_begin(w, "held_elsewhere");
+	for (i = 0; i < h->nr; i++) {
+		const struct peers_hold *x = &h->items[i];
+
+		if (x->port < r->start || x->port > r->end ||
+		    portset_has(own, x->port))
+			continue;
+		jsonw_object_begin(w, NULL);
+		jsonw_int(w, "port", x->port);
+		jsonw_string(w, "registry", x->registry);
+		jsonw_string(w, "worktree", x->worktree);
+		jsonw_object_end(w);
+	}
+	jsonw_array_end(w);
+}
+
 /* Free ports of a range: not allocated, not reserved, not refused. */
 struct span {
 	uint16_t first, last;
@@ -235,7 +304,8 @@ static void print_json(const struct session *s, const struct row *rows,
 		       size_t nr, bool all, const char *worktree)
 {
 	struct jsonw w = JSONW_INIT;
-	struct portset *allocated = NULL;
+	struct portset *allocated = NULL, *own = NULL;
+	struct peers_holds holds = PEERS_HOLDS_INIT;
 	struct in_use *u = all ? find_in_use(s->reg) : NULL;
 	time_t now = time(NULL);
 	size_t i, j;
@@ -251,6 +321,9 @@ static void print_json(const struct session *s, const struct row *rows,
 		allocated = xcalloc(1, sizeof(*allocated));
 		for (i = 0; i < s->reg->nr_allocs; i++)
 			portset_add(allocated, s->reg->allocs[i].port);
+		own = xcalloc(1, sizeof(*own));
+		*own = *allocated;
+		collect_holds(&holds, s, allocated);
 		jsonw_array_begin(&w, "ranges");
 		for (i = 0; i < s->reg->nr_ranges; i++) {
 			const struct range *r = &s->reg->ranges[i];
@@ -278,6 +351,7 @@ static void print_json(const struct session *s, const struct row *rows,
 				jsonw_array_end(&w);
 			}
 			jsonw_array_end(&w);
+			json_holds(&w, r, &holds, own);
 			json_in_use(&w, r, u, allocated);
 			jsonw_object_end(&w);
 			free(spans);
@@ -287,6 +361,8 @@ static void print_json(const struct session *s, const struct row *rows,
 	jsonw_object_end(&w);
 	fwrite(w.out.buf, 1, w.out.len, stdout);
 	jsonw_release(&w);
+	peers_holds_release(&holds);
+	free(own);
 	free(allocated);
 	free(u);
 }
@@ -369,6 +445,8 @@ static void print_all(const struct session *s, const struct row *rows,
 {
 	struct portset *allocated = xcalloc(1, sizeof(*allocated));
 	struct in_use *u = find_in_use(s->reg);
+	struct peers_holds holds = PEERS_HOLDS_INIT;
+	struct portset *own;
 	struct sbuf out = SBUF_INIT, pid = SBUF_INIT;
 	int wt_width = 8, svc_width = 7, health_width;
 	char **health = health_cells(rows, nr, &health_width);
@@ -376,6 +454,9 @@ static void print_all(const struct session *s, const struct row *rows,
 
 	for (i = 0; i < s->reg->nr_allocs; i++)
 		portset_add(allocated, s->reg->allocs[i].port);
+	own = xcalloc(1, sizeof(*own));
+	*own = *allocated;
+	collect_holds(&holds, s, allocated);
 	for (i = 0; i < nr; i++) {
 		int w = (int)strlen(rows[i].a->worktree);
 		int v = (int)strlen(rows[i].a->service);
@@ -421,6 +502,7 @@ static void print_all(const struct session *s, const struct row *rows,
 		else
 			sbuf_addstr(&out, "none");
 		sbuf_addch(&out, '\n');
+		print_holds(&out, r, &holds, own);
 		print_in_use(&out, r, u, allocated);
 		free(spans);
 	}
@@ -428,6 +510,8 @@ static void print_all(const struct session *s, const struct row *rows,
 	sbuf_release(&out);
 	sbuf_release(&pid);
 	free_cells(health, nr);
+	peers_holds_release(&holds);
+	free(own);
 	free(allocated);
 	free(u);
 }
@@ -669,6 +753,33 @@ static const char *const env_usage[] = {
 	NULL,
 };
 
+/*
+ * A service the worktree's .worktree-ports.ini declares that has no port
+ * yet (before any sync, or one that failed): what env printed is not the
+ * whole set, which a script must hear about.
+ */
+static int missing_ports(const struct session *s, const struct target *t,
+			 const struct config *c, struct error *err)
+{
+	struct sbuf names = SBUF_INIT;
+	size_t i, n = 0;
+	int ret = 0;
+
+	for (i = 0; c && i < c->nr_services; i++) {
+		if (registry_find(s->reg, t->name, c->services[i].name) >= 0)
+			continue;
+		sbuf_addf(&names, "%s%s", n++ ? ", " : "", c->services[i].var);
+	}
+	if (n) {
+		ret = error_set(err, ERR_NOTFOUND, NULL, 0, NULL,
+				"worktree '%s' has no port yet for %s, which %s declares",
+				t->name, names.buf, CONFIG_FILE);
+		error_hint(err, "run 'git worktree-ports sync' there first");
+	}
+	sbuf_release(&names);
+	return ret;
+}
+
 int cmd_env(int argc, const char **argv, struct global_opts *g,
 	    struct error *err)
 {
@@ -721,6 +832,10 @@ int cmd_env(int argc, const char **argv, struct global_opts *g,
 			warning("%s", c->warnings[i]);
 	}
 	wtenv_build(&vars, &s, &t, c);
+	if (!strcmp(format, "sh"))
+		printf("# for one command or a script: exported into a long-lived shell, these\n"
+		       "# override every other worktree's .env (compose and dotenv let the\n"
+		       "# environment win); see 'Per-directory environment' in the README\n");
 	if (!strcmp(format, "json"))
 		jsonw_object_begin(&w, NULL);
 	for (i = 0; i < vars.nr; i++) {
@@ -741,6 +856,7 @@ int cmd_env(int argc, const char **argv, struct global_opts *g,
 		jsonw_object_end(&w);
 		fputs(w.out.buf, stdout);
 	}
+	ret = missing_ports(&s, &t, c, err);
 out:
 	jsonw_release(&w);
 	sbuf_release(&value);

@@ -47,19 +47,40 @@ test_expect_success 'the registry stays out of git status after allocating' '
 	test_must_be_empty status
 '
 
-test_expect_success 'init on an existing registry exits 10 and keeps it' '
+test_expect_success 'init on an existing registry changes nothing, says so and exits 0' '
 	new_repo r2 &&
 	set_ranges r2 "web:11110-11119" &&
+	git -C r2 worktree-ports allocate web -q >/dev/null &&
 	cp r2/$R expect &&
-	test_expect_code 10 git -C r2 worktree-ports init --no-hooks 2>err &&
-	grep "^error: " err &&
-	test_cmp expect r2/$R
+	ls -i r2/$R >inode.before &&
+	git -C r2 worktree-ports init --no-hooks >out 2>err &&
+	grep "^the registry exists already: .* (1 allocation); nothing changed in it$" out &&
+	test_must_be_empty err &&
+	test_cmp expect r2/$R &&
+	ls -i r2/$R >inode.after &&
+	test_cmp inode.before inode.after
 '
 
-test_expect_success 'init --force replaces an existing registry' '
+test_expect_success 'init on a registry that does not load refuses, and --reset starts over' '
+	new_repo r2b &&
+	echo "{" >r2b/$R &&
+	test_expect_code 4 git -C r2b worktree-ports init --no-hooks 2>err &&
+	grep "^hint: .*init --reset" err &&
+	! grep -i backup err &&
+	echo "{" >expect &&
+	test_cmp expect r2b/$R &&
+	git -C r2b worktree-ports init --reset --no-hooks >out &&
+	grep "^rewrote\|^created" out &&
+	test "$(json_get r2b/$R ranges.web.start)" = 8080
+'
+
+test_expect_success 'init --force rewrites the ranges and keeps the allocations' '
 	new_repo r3 &&
 	set_ranges r3 "web:11120-11129" &&
-	git -C r3 worktree-ports init --force --no-hooks &&
+	git -C r3 worktree-ports allocate web -q >port &&
+	git -C r3 worktree-ports init --force --no-hooks >out &&
+	grep "^rewrote .* keeping its 1 allocation$" out &&
+	test "$(json_get r3/$R allocations.0.port)" = "$(cat port)" &&
 	echo 8080 >expect &&
 	json_get r3/$R ranges.web.start >actual &&
 	test_cmp expect actual &&
