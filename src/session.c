@@ -188,7 +188,15 @@ int session_lock(struct session *s, struct error *err)
 	int ret;
 
 	if (strcmp(s->state_base, s->registry_path)) {
-		ret = mkdir_parents(s->state_base, err);
+		const char *slash = strrchr(s->state_base, '/');
+		char *dir = xstrndup(s->state_base,
+				     (size_t)(slash - s->state_base));
+		struct stat st;
+
+		/* made once: after that, one stat() and no mkdir() */
+		ret = stat(dir, &st) < 0 ? mkdir_parents(s->state_base, err) :
+					   0;
+		free(dir);
 		if (ret < 0)
 			return ret;
 	}
