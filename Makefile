@@ -185,7 +185,7 @@ uninstall:
 # Build and test dependencies, from Debian's archive.
 DEB_PACKAGES = build-essential pkg-config git libgit2-dev libjansson-dev \
 	libinih-dev libcmocka-dev hyperfine time python3 iproute2 valgrind \
-	docker-compose python3-dotenv clang strace tmux inotify-tools direnv
+	docker-compose python3-dotenv clang strace tmux inotify-tools direnv pre-commit
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Hook managers the tests install into a repository, from the npm

@@ -73,6 +73,33 @@ static bool entry_fields(json_t *e, const char **worktree,
 	return *port > 0 && *port <= 65535 && !iso8601_parse(*at, &t);
 }
 
+/* Index the allocations of 'reg' by worktree and service. */
+static void index_allocs(struct nameset *by_name, const struct registry *reg)
+{
+	size_t i;
+
+	nameset_init(by_name, reg->nr_allocs, alloc_key, reg);
+	for (i = 0; i < reg->nr_allocs; i++)
+		nameset_add(by_name, i);
+}
+
+/*
+ * The allocation an entry of the file is about (same worktree, service
+ * and port), or -1; '*at' is the entry's time.
+ */
+static long entry_alloc(json_t *e, const struct nameset *by_name,
+			const struct registry *reg, const char **at)
+{
+	const char *worktree, *service;
+	json_int_t port;
+	long k;
+
+	if (!entry_fields(e, &worktree, &service, &port, at))
+		return -1;
+	k = nameset_find(by_name, worktree, service);
+	return k >= 0 && reg->allocs[k].port == port ? k : -1;
+}
+
 static bool later(const char *a, const char *than)
 {
 	time_t ta, tt;
@@ -93,20 +120,12 @@ void checktime_apply(struct registry *reg, const char *state_base)
 	list = load(state_base);
 	if (!list)
 		return;
-	nameset_init(&by_name, reg->nr_allocs, alloc_key, reg);
-	for (i = 0; i < reg->nr_allocs; i++)
-		nameset_add(&by_name, i);
+	index_allocs(&by_name, reg);
 	json_array_foreach(list, i, e) {
-		const char *worktree, *service, *at;
-		json_int_t port;
-		long k;
+		const char *at;
+		long k = entry_alloc(e, &by_name, reg, &at);
 
-		if (!entry_fields(e, &worktree, &service, &port, &at))
-			continue;
-		k = nameset_find(&by_name, worktree, service);
-		if (k < 0 || reg->allocs[k].port != port)
-			continue;
-		if (later(at, reg->allocs[k].health_checked_at))
+		if (k >= 0 && later(at, reg->allocs[k].health_checked_at))
 			registry_set_string(&reg->allocs[k].health_checked_at,
 					    at);
 	}
@@ -137,9 +156,7 @@ void checktime_record(const struct registry *reg, const char *state_base,
 		return;
 	/* which allocations this check covers: the rest keep their time */
 	fresh = xcalloc(reg->nr_allocs ? reg->nr_allocs : 1, sizeof(*fresh));
-	nameset_init(&by_name, reg->nr_allocs, alloc_key, reg);
-	for (i = 0; i < reg->nr_allocs; i++)
-		nameset_add(&by_name, i);
+	index_allocs(&by_name, reg);
 	list = json_array();
 	for (i = 0; i < nr; i++) {
 		long k = nameset_find(&by_name, entries[i].worktree,
@@ -155,17 +172,16 @@ void checktime_record(const struct registry *reg, const char *state_base,
 	}
 	old = load(state_base);
 	json_array_foreach(old, i, e) {
-		const char *worktree, *service, *at;
-		json_int_t port;
-		long k;
+		const char *at;
+		long k = entry_alloc(e, &by_name, reg, &at);
 
-		if (!entry_fields(e, &worktree, &service, &port, &at))
-			continue;
-		k = nameset_find(&by_name, worktree, service);
-		if (k < 0 || reg->allocs[k].port != port || fresh[k])
+		if (k < 0 || fresh[k])
 			continue;
 		fresh[k] = true; /* once per allocation */
-		json_array_append_new(list, entry(worktree, service, port, at));
+		json_array_append_new(list,
+				      entry(reg->allocs[k].worktree,
+					    reg->allocs[k].service,
+					    reg->allocs[k].port, at));
 	}
 	json_decref(old);
 	nameset_release(&by_name);

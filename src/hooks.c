@@ -582,6 +582,25 @@ out:
 	sbuf_release(&text);
 }
 
+/*
+ * pre-commit installs over a hook by renaming it post-checkout.legacy,
+ * and runs it before its own ("legacy mode"): ours there still runs.
+ */
+static bool ours_runs_as_legacy(const char *dir)
+{
+	struct sbuf path = SBUF_INIT, text = SBUF_INIT;
+	struct error err = ERROR_INIT;
+	enum hook_state state;
+	bool ret;
+
+	sbuf_addf(&path, "%s/%s.legacy", dir, HOOKS_NAME);
+	ret = !hook_state(&state, path.buf, &text, &err) && state == HOOK_OURS;
+	error_clear(&err);
+	sbuf_release(&path);
+	sbuf_release(&text);
+	return ret;
+}
+
 void hooks_check_release(struct hooks_check *c)
 {
 	free(c->hook);
@@ -637,7 +656,8 @@ void hooks_check(struct hooks_check *out, const struct wt_repo *repo)
 	}
 	out->manager = hooks_manager_of(top, dir,
 					state == HOOK_ABSENT ? NULL : text.buf);
-	if (hooks_manager_runs_us(out->manager, top)) {
+	if (hooks_manager_runs_us(out->manager, top) ||
+	    (state == HOOK_FOREIGN && ours_runs_as_legacy(dir))) {
 		out->state = HOOKS_CHECK_FINE;
 		goto out;
 	}
@@ -715,6 +735,13 @@ int hooks_setup(struct hooks_result *out, const struct wt_repo *repo,
 		goto out;
 	}
 	hooks_result_release(out);
+	if (ours_runs_as_legacy(dir)) {
+		/* chaining pre-commit's hook would run ours twice */
+		result_init(out, dir);
+		out->action = HOOKS_UNCHANGED;
+		hooks_record(repo, dir);
+		goto out;
+	}
 	ret = hooks_install(out, dir, err);
 	if (ret < 0)
 		goto out;

@@ -267,7 +267,7 @@ def cmd_note(text):
     emit("row", text, "", "", "-", "")
 
 
-def cmd_count(name, n, target=""):
+def cmd_tally(name, n, target=""):
     # A count, not a time: its target is a bound on the count itself.
     emit("row", name, n, "n", n, target)
 
@@ -919,7 +919,7 @@ report ref "$TMP/health-idle.json" "100 worktrees"
 report fixed "$TMP/health-idle.json" 1 1 \
 	"nothing listening (ratio: to the 1 s timeout)" "<= 0.1"
 if test -n "$health_writes"; then
-	report count "writes to files outside .git, that check (strace)" \
+	report tally "writes to files outside .git, that check (strace)" \
 		"$health_writes" "<= 0"
 else
 	report note "skipped: no strace to count the writes"

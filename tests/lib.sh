@@ -249,6 +249,9 @@ test_have_prereq() {
 	HUSKY)
 		command -v husky >/dev/null 2>&1
 		;;
+	PRE_COMMIT)
+		command -v pre-commit >/dev/null 2>&1
+		;;
 	ROOT)
 		test "$(id -u)" = 0
 		;;

@@ -121,6 +121,35 @@ test_expect_success HUSKY 'the snippet in .husky/post-checkout survives husky re
 	grep "^husky .* 1$" h1.husky
 '
 
+test_expect_success PRE_COMMIT 'pre-commit keeps ours as post-checkout.legacy and runs it: no warning, both run' '
+	managed_repo p1 15140 &&
+	cat >p1/.pre-commit-config.yaml <<-EOF &&
+	repos:
+	  - repo: local
+	    hooks:
+	      - id: record
+	        name: record
+	        language: system
+	        entry: sh -c "echo \$PRE_COMMIT_CHECKOUT_TYPE >>$TRASH/p1.pre-commit"
+	        stages: [post-checkout]
+	        always_run: true
+	        pass_filenames: false
+	EOF
+	git -C p1 add .pre-commit-config.yaml &&
+	git -C p1 commit -q -m pre-commit &&
+	(cd p1 && pre-commit install --hook-type post-checkout >/dev/null 2>&1) &&
+	grep -q "^# git-worktree-ports post-checkout hook$" p1/.git/hooks/post-checkout.legacy &&
+	git -C p1 worktree-ports status >out 2>err &&
+	test_must_be_empty err &&
+	git -C p1 worktree add -q ../p1-a >/dev/null 2>&1 &&
+	grep "^PORT_WEB=151" p1-a/.env &&
+	grep "^1$" p1.pre-commit &&
+	# install-hooks sees it runs already, and chains nothing
+	git -C p1 worktree-ports install-hooks >out &&
+	grep "already installed" out &&
+	! test -e p1/.git/hooks/post-checkout.before-worktree-ports
+'
+
 test_expect_success 'no record, no check: init --no-hooks says nothing about hooks' '
 	new_repo n1 &&
 	: >n1/.git/hooks/post-checkout &&
