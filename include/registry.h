@@ -133,6 +133,13 @@ int registry_lock(struct lockfile *lk, const char *path, int timeout_ms,
 void registry_add_range(struct registry *reg, const char *name,
 			uint16_t start, uint16_t end, const char *description);
 
+/*
+ * A nameset_key_fn (nameset.h) naming allocation 'i' of the registry
+ * 'reg' by its worktree: to visit each worktree of a registry once.
+ */
+void registry_worktree_key(const void *reg, size_t i, const char **a,
+			   const char **b);
+
 /* Borrowed pointer to the range named 'name', or NULL. */
 const struct range *registry_find_range(const struct registry *reg,
 					const char *name);

@@ -95,6 +95,15 @@ void owner_map_add(struct owner_map *m, const char *name, const char *dir,
 		add_canonical(m, name, canonical_dir(dir), registry, gone);
 }
 
+static void list_key(const void *data, size_t i, const char **a,
+		     const char **b)
+{
+	const struct wt_list *l = data;
+
+	*a = l->items[i].name;
+	*b = NULL;
+}
+
 void owner_map_add_repo(struct owner_map *m, const struct session *s)
 {
 	struct wt_list list = WT_LIST_INIT;
@@ -116,18 +125,21 @@ void owner_map_add_repo(struct owner_map *m, const struct session *s)
 		}
 	}
 	if (s->reg) {
+		struct nameset names;
+
+		nameset_init(&names, list.nr, list_key, &list);
+		for (i = 0; i < list.nr; i++)
+			nameset_add(&names, i);
 		for (i = 0; i < s->reg->nr_allocs; i++) {
 			const struct allocation *a = &s->reg->allocs[i];
-			bool known = false;
-			size_t k;
+			bool known = nameset_find(&names, a->worktree, NULL) >= 0;
 
-			for (k = 0; k < list.nr && !known; k++)
-				known = !strcmp(list.items[k].name, a->worktree);
 			/* git's record of a live worktree wins over ours */
 			if (!known || !s->repo)
 				owner_map_add(m, a->worktree, a->path, NULL,
 					      s->repo != NULL);
 		}
+		nameset_release(&names);
 	}
 	wt_list_release(&list);
 }

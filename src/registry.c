@@ -211,6 +211,15 @@ int registry_lock(struct lockfile *lk, const char *path, int timeout_ms,
 
 /* Queries and changes */
 
+void registry_worktree_key(const void *data, size_t i, const char **a,
+			   const char **b)
+{
+	const struct registry *reg = data;
+
+	*a = reg->allocs[i].worktree;
+	*b = NULL;
+}
+
 void registry_add_range(struct registry *reg, const char *name,
 			uint16_t start, uint16_t end, const char *description)
 {

@@ -345,15 +345,6 @@ static void free_names(char **names, size_t nr)
 	free(names);
 }
 
-static void worktree_key(const void *data, size_t i, const char **a,
-			 const char **b)
-{
-	const struct registry *reg = data;
-
-	*a = reg->allocs[i].worktree;
-	*b = NULL;
-}
-
 /* Where git says an alive worktree is now. */
 struct wt_place {
 	char *name;
@@ -416,7 +407,7 @@ static int scan_worktrees(struct wt_scan *scan, const struct session *s,
 	size_t i;
 	int ret = 0;
 
-	nameset_init(&seen, reg->nr_allocs, worktree_key, reg);
+	nameset_init(&seen, reg->nr_allocs, registry_worktree_key, reg);
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const char *name = reg->allocs[i].worktree;
 		enum wt_state state;

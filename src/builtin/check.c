@@ -2,6 +2,7 @@
 #include "builtin.h"
 #include "text.h"
 #include "misfit.h"
+#include "nameset.h"
 #include "session.h"
 #include "error.h"
 #include "jsonw.h"
@@ -118,16 +119,16 @@ static void stale_envs(struct conflicts *l, const struct session *s)
 {
 	const struct registry *reg = s->reg;
 	struct sbuf detail = SBUF_INIT, fix = SBUF_INIT;
-	size_t i, j;
+	struct nameset seen;
+	size_t i;
 
+	nameset_init(&seen, reg->nr_allocs, registry_worktree_key, reg);
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const struct allocation *a = &reg->allocs[i];
-		bool seen = false;
 		char *file;
 
-		for (j = 0; j < i && !seen; j++)
-			seen = !strcmp(reg->allocs[j].worktree, a->worktree);
-		if (seen || !a->path)
+		/* each worktree once */
+		if (nameset_add(&seen, i) >= 0 || !a->path)
 			continue;
 		wtenv_stale(&file, s, a->worktree, a->path);
 		if (!file)
@@ -143,6 +144,7 @@ static void stale_envs(struct conflicts *l, const struct session *s)
 		add(l, KIND_STALE_ENV, -1, a->worktree, NULL, &detail, &fix);
 		free(file);
 	}
+	nameset_release(&seen);
 }
 
 /* Ranges of this registry that share ports. */

@@ -3,6 +3,7 @@
 #include "builtin.h"
 #include "text.h"
 #include "misfit.h"
+#include "nameset.h"
 #include "wtenv.h"
 #include "picker.h"
 #include "session.h"
@@ -301,16 +302,17 @@ static void heal_env(struct session *s, const char *only,
 		     bool quiet)
 {
 	const struct registry *reg = s->reg;
+	struct nameset once;
 	size_t i, j;
 
+	nameset_init(&once, reg->nr_allocs, registry_worktree_key, reg);
 	for (i = 0; i < reg->nr_allocs; i++) {
 		const struct allocation *a = &reg->allocs[i];
-		bool seen = false;
+		bool seen;
 
 		if (only && strcmp(a->worktree, only))
 			continue;
-		for (j = 0; j < i && !seen; j++)
-			seen = !strcmp(reg->allocs[j].worktree, a->worktree);
+		seen = nameset_add(&once, i) >= 0;
 		for (j = 0; j < nr && !seen; j++)
 			seen = !strcmp(moves[j].worktree, a->worktree);
 		if (seen || !a->path)
@@ -327,6 +329,7 @@ static void heal_env(struct session *s, const char *only,
 			wtenv_refresh(s, a->worktree, a->path, quiet);
 		}
 	}
+	nameset_release(&once);
 }
 
 static int rewrite_env(struct session *s, const struct move *moves, size_t nr,
