@@ -116,6 +116,14 @@ void registry_serialize(const struct registry *reg, struct sbuf *out);
  */
 int registry_save(struct registry *reg, struct error *err);
 
+/*
+ * registry_save(), then the same bytes to 'copy' (NULL: none), the copy
+ * in the common dir that restores a registry git or a hand took away
+ * (session.h). A copy that cannot be written is a warning.
+ */
+int registry_save_copy(struct registry *reg, const char *copy,
+		       struct error *err);
+
 void registry_free(struct registry *reg);
 
 /*

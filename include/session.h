@@ -86,6 +86,23 @@ void session_log(struct session *s, const char *action, const char *worktree,
 int session_lock(struct session *s, struct error *err);
 
 /*
+ * Every save of the repository's registry also writes a copy,
+ * '<state base>.copy' in the common dir, where neither 'git clean -x' nor
+ * a checkout reaches. Is there one to restore from?
+ */
+bool session_has_copy(const struct session *s);
+
+/* '<state base>.copy' (the caller frees it), or NULL for a shared one. */
+char *session_copy_path(const struct session *s);
+
+/*
+ * With the lock held: when the registry is missing and a valid copy is
+ * there, put the copy back, with a warning and a log line (0 when there
+ * is nothing to do; an error only when the restore itself fails).
+ */
+int session_restore(struct session *s, struct error *err);
+
+/*
  * Find the repository and the registry ('registry': --registry, may be
  * NULL), then, unless SESSION_NO_LOAD, session_load().
  */

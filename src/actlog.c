@@ -20,7 +20,7 @@
 
 static const char *const actions[] = {
 	"allocate", "release", "auto-release", "prune", "repair", "health",
-	"move", "range",
+	"move", "range", "restore",
 };
 
 void actlog_path(struct sbuf *out, const char *registry_path)

@@ -197,6 +197,12 @@ void registry_serialize(const struct registry *reg, struct sbuf *out)
 
 int registry_save(struct registry *reg, struct error *err)
 {
+	return registry_save_copy(reg, NULL, err);
+}
+
+int registry_save_copy(struct registry *reg, const char *copy,
+		       struct error *err)
+{
 	struct parse p = { reg->path, err, true, NULL, NULL };
 	struct sbuf text = SBUF_INIT;
 	struct priv *pv = reg_priv(reg);
@@ -223,6 +229,14 @@ int registry_save(struct registry *reg, struct error *err)
 	registry_serialize(reg, &text);
 	ret = lockfile_replace(reg->path, text.buf, text.len, 0644,
 			       LOCKFILE_HELD, err);
+	if (!ret && copy) {
+		struct error e = ERROR_INIT;
+
+		/* the change is made; only the safety net may be missing */
+		if (lockfile_replace(copy, text.buf, text.len, 0644,
+				     LOCKFILE_HELD, &e) < 0)
+			warning_error(&e, "the copy that restores the registry is not up to date");
+	}
 out:
 	sbuf_release(&text);
 	return ret;

@@ -183,6 +183,85 @@ static void move_old_state(const struct session *s)
 	sbuf_release(&cur);
 }
 
+/* The copy of the last registry written, or NULL for a shared one. */
+char *session_copy_path(const struct session *s)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	if (!s->state_base || !strcmp(s->state_base, s->registry_path))
+		return NULL;
+	sbuf_addf(&sb, "%s.copy", s->state_base);
+	return sbuf_detach(&sb);
+}
+
+/*
+ * A registry written before copies were kept (or whose copy went) gets
+ * one now, from the file as loaded: in the common dir, so no working
+ * tree sees it. One stat() when the copy is there.
+ */
+static void keep_copy(const struct session *s)
+{
+	struct sbuf text = SBUF_INIT;
+	struct error e = ERROR_INIT;
+	char *copy = session_copy_path(s);
+	struct stat st;
+
+	if (copy && stat(copy, &st) < 0 && errno == ENOENT &&
+	    !sbuf_read_file(&text, s->registry_path) &&
+	    lockfile_replace(copy, text.buf, text.len, 0644, LOCKFILE_HELD,
+			     &e) < 0)
+		warning_error(&e, "the copy that restores the registry is not kept");
+	sbuf_release(&text);
+	free(copy);
+}
+
+bool session_has_copy(const struct session *s)
+{
+	char *copy = session_copy_path(s);
+	struct stat st;
+	bool ret = copy && !stat(copy, &st) && S_ISREG(st.st_mode);
+
+	free(copy);
+	return ret;
+}
+
+int session_restore(struct session *s, struct error *err)
+{
+	struct sbuf text = SBUF_INIT;
+	struct registry *reg = NULL;
+	struct error why = ERROR_INIT;
+	char *copy;
+	struct stat st;
+	int ret = 0;
+
+	if (!stat(s->registry_path, &st) || errno != ENOENT)
+		return 0;
+	copy = session_copy_path(s);
+	if (!copy || sbuf_read_file(&text, copy) < 0)
+		goto out;
+	/* a copy that does not load restores nothing: say no registry */
+	if (registry_parse(&reg, text.buf, text.len, copy, 0, &why) < 0) {
+		warning_error(&why, "it is not used to restore the registry");
+		goto out;
+	}
+	ret = mkdir_parents(s->registry_path, err);
+	if (!ret)
+		ret = lockfile_replace(s->registry_path, text.buf, text.len,
+				       0644, LOCKFILE_HELD, err);
+	if (!ret) {
+		warning("the registry '%s' was gone ('git clean -x', a checkout or a hand took it away); restored it, with its %zu allocation%s, from '%s'",
+			text_printable(s->registry_path), reg->nr_allocs,
+			reg->nr_allocs == 1 ? "" : "s", text_printable(copy));
+		session_log(s, "restore", NULL, NULL, ACTLOG_NONE,
+			    ACTLOG_NONE, "registry restored from its copy");
+	}
+out:
+	registry_free(reg);
+	sbuf_release(&text);
+	free(copy);
+	return ret;
+}
+
 int session_lock(struct session *s, struct error *err)
 {
 	int ret;
@@ -268,7 +347,10 @@ int session_finish(struct session *s, struct error *err)
 	int ret = 0;
 
 	if (s->reg && s->dirty) {
-		ret = registry_save(s->reg, err);
+		char *copy = session_copy_path(s);
+
+		ret = registry_save_copy(s->reg, copy, err);
+		free(copy);
 		if (!ret)
 			s->dirty = false;
 		timing_mark("save");
@@ -625,9 +707,11 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 
 	/*
 	 * No registry: say what to do, and leave no lock file behind in a
-	 * repository that never ran init.
+	 * repository that never ran init. One that git or a hand took away
+	 * comes back from its copy.
 	 */
-	if (stat(s->registry_path, &st) < 0 && errno == ENOENT) {
+	if (stat(s->registry_path, &st) < 0 && errno == ENOENT &&
+	    !session_has_copy(s)) {
 		ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0, NULL,
 				"no registry");
 		error_hint(err, "run 'git worktree-ports init' to create it");
@@ -637,12 +721,16 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	if (ret < 0)
 		return ret;
 	timing_mark("lock");
+	ret = session_restore(s, err);
+	if (ret < 0)
+		return ret;
 	if (flags & SESSION_ALLOW_DUPLICATES)
 		load_flags |= REGISTRY_ALLOW_DUPLICATES;
 	ret = registry_load(&s->reg, s->registry_path, load_flags, err);
 	timing_mark("load");
 	if (ret < 0)
 		return ret;
+	keep_copy(s);
 	checktime_apply(s->reg, s->state_base);
 	check_hook(s);
 	ret = scan_worktrees(&scan, s, err);

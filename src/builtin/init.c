@@ -243,6 +243,12 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 	ret = session_lock(&s, err);
 	if (ret < 0)
 		goto out;
+	/* a registry git or a hand took away comes back, unless --reset */
+	if (!reset) {
+		ret = session_restore(&s, err);
+		if (ret < 0)
+			goto out;
+	}
 	existed = !lstat(s.registry_path, &st);
 	if (existed && !reset) {
 		ret = registry_load(&old, s.registry_path, 0, err);
@@ -257,10 +263,13 @@ int cmd_init(int argc, const char **argv, struct global_opts *g,
 		reg = old;
 		old = NULL;
 	} else {
+		char *copy = session_copy_path(&s);
+
 		starting_registry(&reg, s.registry_path);
 		if (old)
 			carry_over(reg, old);
-		ret = registry_save(reg, err);
+		ret = registry_save_copy(reg, copy, err);
+		free(copy);
 		if (ret < 0)
 			goto out;
 	}

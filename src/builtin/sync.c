@@ -226,7 +226,8 @@ int cmd_sync(int argc, const char **argv, struct global_opts *g,
 	for (i = 0; i < c->nr_warnings; i++)
 		warning("%s", c->warnings[i]);
 	/* a repository that never ran init is none of the hook's business */
-	if (hooks_in_hook() && stat(s.registry_path, &st) < 0 && errno == ENOENT)
+	if (hooks_in_hook() && stat(s.registry_path, &st) < 0 &&
+	    errno == ENOENT && !session_has_copy(&s))
 		goto out;
 	ret = session_load(&s, 0, err);
 	if (ret < 0)

@@ -205,7 +205,8 @@ test_expect_success 'a repository without .worktree-ports.ini is left alone' '
 
 test_expect_success 'a repository without a registry is left alone' '
 	hook_repo h7 16260 &&
-	rm -r h7/design &&
+	# no registry and no copy of one (t0506 has the restore)
+	rm -r h7/design h7/.git/worktree-ports &&
 	git -C h7 worktree add -q ../h7-wt >out 2>&1 &&
 	test_must_be_empty out &&
 	! test -e h7-wt/.env &&
