@@ -397,36 +397,6 @@ bool hooks_in_hook(void)
 
 /* Hook managers */
 
-const char *hooks_manager_name(enum hooks_manager m)
-{
-	switch (m) {
-	case HOOKS_MANAGER_HUSKY:
-		return "husky";
-	case HOOKS_MANAGER_LEFTHOOK:
-		return "lefthook";
-	case HOOKS_MANAGER_PRE_COMMIT:
-		return "pre-commit";
-	case HOOKS_MANAGER_NONE:
-		break;
-	}
-	return NULL;
-}
-
-const char *hooks_manager_config(enum hooks_manager m)
-{
-	switch (m) {
-	case HOOKS_MANAGER_HUSKY:
-		return ".husky/post-checkout";
-	case HOOKS_MANAGER_LEFTHOOK:
-		return "lefthook.yml";
-	case HOOKS_MANAGER_PRE_COMMIT:
-		return ".pre-commit-config.yaml";
-	case HOOKS_MANAGER_NONE:
-		break;
-	}
-	return NULL;
-}
-
 /* The same lines as docs/hooks.md; t0502 runs each with its manager. */
 static const char husky_snippet[] =
 	"[ \"$3\" != 1 ] || [ \"${GIT_WORKTREE_PORTS_SKIP-}\" = 1 ] ||\n"
@@ -450,19 +420,32 @@ static const char pre_commit_snippet[] =
 	"        always_run: true\n"
 	"        pass_filenames: false\n";
 
+/* Each manager's name, config file and lines, indexed by the enum. */
+static const struct {
+	const char *name, *config, *snippet;
+} managers[] = {
+	[HOOKS_MANAGER_NONE] = { NULL, NULL, NULL },
+	[HOOKS_MANAGER_HUSKY] = { "husky", ".husky/post-checkout",
+				  husky_snippet },
+	[HOOKS_MANAGER_LEFTHOOK] = { "lefthook", "lefthook.yml",
+				     lefthook_snippet },
+	[HOOKS_MANAGER_PRE_COMMIT] = { "pre-commit", ".pre-commit-config.yaml",
+				       pre_commit_snippet },
+};
+
+const char *hooks_manager_name(enum hooks_manager m)
+{
+	return managers[m].name;
+}
+
+const char *hooks_manager_config(enum hooks_manager m)
+{
+	return managers[m].config;
+}
+
 const char *hooks_manager_snippet(enum hooks_manager m)
 {
-	switch (m) {
-	case HOOKS_MANAGER_HUSKY:
-		return husky_snippet;
-	case HOOKS_MANAGER_LEFTHOOK:
-		return lefthook_snippet;
-	case HOOKS_MANAGER_PRE_COMMIT:
-		return pre_commit_snippet;
-	case HOOKS_MANAGER_NONE:
-		break;
-	}
-	return NULL;
+	return managers[m].snippet;
 }
 
 static const char *const lefthook_files[] = {

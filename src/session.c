@@ -703,6 +703,7 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	struct wt_scan scan = WT_SCAN_INIT;
 	unsigned load_flags = 0;
 	struct stat st;
+	bool missing;
 	int ret;
 
 	/*
@@ -710,8 +711,8 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	 * repository that never ran init. One that git or a hand took away
 	 * comes back from its copy.
 	 */
-	if (stat(s->registry_path, &st) < 0 && errno == ENOENT &&
-	    !session_has_copy(s)) {
+	missing = stat(s->registry_path, &st) < 0 && errno == ENOENT;
+	if (missing && !session_has_copy(s)) {
 		ret = error_set(err, ERR_NOTFOUND, s->registry_path, 0, NULL,
 				"no registry");
 		error_hint(err, "run 'git worktree-ports init' to create it");
@@ -721,9 +722,11 @@ int session_load(struct session *s, unsigned flags, struct error *err)
 	if (ret < 0)
 		return ret;
 	timing_mark("lock");
-	ret = session_restore(s, err);
-	if (ret < 0)
-		return ret;
+	if (missing) {
+		ret = session_restore(s, err);
+		if (ret < 0)
+			return ret;
+	}
 	if (flags & SESSION_ALLOW_DUPLICATES)
 		load_flags |= REGISTRY_ALLOW_DUPLICATES;
 	ret = registry_load(&s->reg, s->registry_path, load_flags, err);

@@ -172,6 +172,14 @@ static void collect_holds(struct peers_holds *h, const struct session *s,
 		portset_add(allocated, h->items[i].port);
 }
 
+/* A port of range 'r' that another registry holds, and this one not. */
+static bool held_elsewhere(const struct peers_hold *x, const struct range *r,
+			   const struct portset *own)
+{
+	return x->port >= r->start && x->port <= r->end &&
+	       !portset_has(own, x->port);
+}
+
 /*
  * "  held by /src/other/design/worktrees/ports.json: 5432 (.main), 5433
  * (feat)": one line per registry that holds ports of range 'r'.
@@ -185,14 +193,13 @@ static void print_holds(struct sbuf *out, const struct range *r,
 	for (i = 0; i < h->nr; i++) {
 		const struct peers_hold *first = &h->items[i];
 
-		if (said[i] || first->port < r->start || first->port > r->end ||
-		    portset_has(own, first->port))
+		if (said[i] || !held_elsewhere(first, r, own))
 			continue;
 		sbuf_addf(out, "  held by %s: ", text_printable(first->registry));
 		for (j = i; j < h->nr; j++) {
 			const struct peers_hold *x = &h->items[j];
 
-			if (said[j] || x->port < r->start || x->port > r->end ||
+			if (said[j] || !held_elsewhere(x, r, own) ||
 			    strcmp(x->registry, first->registry))
 				continue;
 			said[j] = true;
@@ -213,8 +220,7 @@ static void json_holds(struct jsonw *w, const struct range *r,
 	for (i = 0; i < h->nr; i++) {
 		const struct peers_hold *x = &h->items[i];
 
-		if (x->port < r->start || x->port > r->end ||
-		    portset_has(own, x->port))
+		if (!held_elsewhere(x, r, own))
 			continue;
 		jsonw_object_begin(w, NULL);
 		jsonw_int(w, "port", x->port);

@@ -33,7 +33,10 @@ settle() {
 		sleep 0.05
 	done &&
 	rm -f "$1/$name" &&
+	i=0 &&
 	while ! grep -q "DELETE $name" "$2"; do
+		i=$((i + 1)) &&
+		test $i -lt 400 || return 1
 		sleep 0.05
 	done &&
 	grep -v "$name" "$2" >"$2.got" || :
